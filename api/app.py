@@ -1,0 +1,133 @@
+"""The Litestar application: one factory wires routes, auth, errors, docs and the
+database lifecycle."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from litestar import Litestar, Router
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar_offline_docs.core import generate_static_files_config
+
+from api.auth import BearerTokenMiddleware
+from api.middleware import request_context_middleware
+from api.problems import EXCEPTION_HANDLERS
+from api.routes.disputes import DisputeController
+from api.routes.ops import AuditController, healthz
+from api.routes.registry import OrgController, RegionController
+from mediation import db
+from mediation.embedded import EmbeddedPostgres
+from mediation.settings import Settings, load
+
+log = structlog.get_logger("tiaojie")
+
+DOCS_STATIC = "/static/docs"
+
+
+def api_handlers() -> list[Any]:
+    handlers: list[Any] = [RegionController, OrgController, DisputeController, AuditController]
+    with contextlib.suppress(ImportError):
+        from referrals.routes import ROUTE_HANDLERS  # the court side, when installed
+
+        handlers.extend(ROUTE_HANDLERS)
+    return handlers
+
+
+def plugin_handlers() -> list[Any]:
+    handlers: list[Any] = []
+    with contextlib.suppress(ImportError):
+        from api.pages import PAGE_HANDLERS
+
+        handlers.extend(PAGE_HANDLERS)
+    return handlers
+
+
+class Database:
+    """Starts the embedded PostgreSQL when no URL is configured, migrates, and pools."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedded: EmbeddedPostgres | None = None
+        self.url: str | None = settings.database_url
+
+    async def start(self) -> str:
+        if self.url is None:
+            self.embedded = EmbeddedPostgres(self.settings.data_dir)
+            self.url = self.embedded.start()
+        await db.migrate(self.url)
+        await db.connect(self.url)
+        return self.url
+
+    async def stop(self) -> None:
+        await db.disconnect()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def create_app(*, settings: Settings | None = None, manage_database: bool = True, run_worker: bool = True,
+               debug: bool = False) -> Litestar:
+    settings = settings or load()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        database = Database(settings) if manage_database else None
+        if database is not None:
+            await database.start()
+        app.state.database = database
+        worker = None
+        if run_worker:
+            with contextlib.suppress(ImportError):
+                from referrals.worker import start_in_process
+
+                worker = await start_in_process()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            if database is not None:
+                await database.stop()
+
+    with contextlib.suppress(ImportError):
+        import referrals  # noqa: F401  (subscribes to the dispute signals)
+
+    api = Router(path="/api/v1", route_handlers=api_handlers(), security=[{"bearer": []}])
+    docs_static = generate_static_files_config(static_files_handler_path=DOCS_STATIC)
+    static_router = create_static_files_router(path=DOCS_STATIC, directories=docs_static.directories,
+                                               name="docs-static", include_in_schema=False)
+    openapi = OpenAPIConfig(
+        title="tiaojie 调解 API",
+        version="1",
+        description=(
+            "People's-mediation case tracking and the 诉调对接 court handoff. "
+            "Every /api/v1 call needs `Authorization: Bearer <token>`. Errors are RFC 9457 problem+json."
+        ),
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin(
+            js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            standalone_preset_js_url=f"{DOCS_STATIC}/swagger-ui-standalone-preset.js",
+            favicon="",
+            path="/",
+        )],
+        components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+    )
+    auth = DefineMiddleware(BearerTokenMiddleware, exclude=["^/healthz", "^/schema", "^/static", "^/ui", "^/$",
+                                                            "^/favicon"])
+    return Litestar(
+        route_handlers=[api, healthz, static_router, *plugin_handlers()],
+        middleware=[request_context_middleware, auth],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=openapi,
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        debug=debug,
+        logging_config=None,
+    )

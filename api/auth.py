@@ -1,0 +1,54 @@
+"""Bearer tokens → `Principal` on `request.user`, and the guards that check scope
+before a body is read (so 401 → 404/403 → 413 → 400 → 422 → 409 holds)."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from mediation import accounts, disputes
+from mediation.access import Principal
+from mediation.errors import Forbidden
+
+
+class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("An `Authorization: Bearer <token>` header is required.")
+        principal = await accounts.authenticate(token.strip())
+        if principal is None:
+            raise NotAuthorizedException("The token is unknown or revoked.")
+        return AuthenticationResult(user=principal, auth=token)
+
+
+def principal_of(connection: ASGIConnection) -> Principal:
+    return connection.user
+
+
+def roles(*allowed: str):
+    """A guard letting only these roles through (others get 403)."""
+
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        if principal_of(connection).role not in allowed:
+            raise Forbidden(f"this needs the role {' or '.join(allowed)}")
+
+    return guard
+
+
+async def dispute_readable(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    await disputes.check_access(principal_of(connection), _dispute_id(connection))
+
+
+async def dispute_actionable(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    await disputes.check_access(principal_of(connection), _dispute_id(connection), act=True)
+
+
+def _dispute_id(connection: ASGIConnection) -> uuid.UUID:
+    value = connection.path_params["dispute_id"]
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

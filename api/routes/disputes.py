@@ -1,0 +1,77 @@
+"""Disputes: register, read, list, and the lifecycle transitions."""
+
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+
+from api.auth import dispute_actionable, dispute_readable, principal_of, roles
+from api.routes.registry import Cursor, Limit
+from api.schemas import (
+    ConfirmationIn,
+    DisputeIn,
+    FailIn,
+    MoveIn,
+    PerformanceIn,
+    ReasonIn,
+    ReferIn,
+    ResolveIn,
+    SessionIn,
+    VisitIn,
+)
+from mediation import disputes
+from mediation.pagination import check_limit
+
+IfMatch = Annotated[str | None, Parameter(header="If-Match", description='The version, e.g. "3"', required=False)]
+READERS = roles("admin", "bureau", "mediator")
+
+
+def _transition(action: str, body: type[msgspec.Struct], summary: str):
+    @post(f"/{{dispute_id:uuid}}/{action}", summary=summary, guards=[dispute_actionable], status_code=200,
+          name=f"dispute-{action}")
+    async def handler(self, request: Request, dispute_id: uuid.UUID, data: body, if_match: IfMatch = None) -> dict[str, Any]:  # type: ignore[valid-type]
+        return await disputes.transition(principal_of(request), dispute_id, action, data, if_match=if_match)
+
+    handler.fn.__name__ = action
+    return handler
+
+
+class DisputeController(Controller):
+    path = "/disputes"
+    tags = ["disputes"]
+    guards = [READERS]
+
+    @post("/", summary="Register a dispute (登记)", guards=[roles("admin", "mediator")])
+    async def register(self, request: Request, data: DisputeIn) -> dict[str, Any]:
+        return await disputes.register(principal_of(request), data)
+
+    @get("/", summary="Disputes the caller may read, newest registration first")
+    async def list(self, request: Request, status: str | None = None, type: str | None = None,
+                   org_id: uuid.UUID | None = None, region: str | None = None,
+                   q: Annotated[str | None, Parameter(description="Case number, summary or party name")] = None,
+                   overdue: bool = False, source: str | None = None,
+                   limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
+        filters = disputes.ListFilters(status=status, type=type, org_id=org_id, region=region, q=q,
+                                       overdue=overdue, source=source)
+        return await disputes.list_disputes(principal_of(request), filters, limit=check_limit(limit), cursor=cursor)
+
+    @get("/{dispute_id:uuid}", summary="One dispute with its timeline", guards=[dispute_readable])
+    async def read(self, request: Request, dispute_id: uuid.UUID,
+                   reveal: Annotated[bool, Parameter(description="Full ID and phone numbers (audited)")] = False,
+                   ) -> dict[str, Any]:
+        return await disputes.get(principal_of(request), dispute_id, reveal=reveal)
+
+    sessions = _transition("sessions", SessionIn, "Record a mediation session (调解记录)")
+    escalate = _transition("escalate", MoveIn, "Escalate to a higher tier (上移)")
+    assign = _transition("assign", MoveIn, "Assign to the same or a lower tier (分流交办)")
+    resolve = _transition("resolve", ResolveIn, "Close with an agreement (调解成功)")
+    fail = _transition("fail", FailIn, "End mediation without agreement (调解不成)")
+    withdraw = _transition("withdraw", ReasonIn, "A party withdraws (撤回/终止)")
+    reject = _transition("reject", ReasonIn, "Refuse the case (不予受理)")
+    performance = _transition("performance", PerformanceIn, "Record performance of the agreement (履行)")
+    visit = _transition("visit", VisitIn, "Record a return visit (回访)")
+    refer = _transition("refer", ReferIn, "Refer to a court for litigation (引导诉讼)")
+    confirmation = _transition("confirmation", ConfirmationIn, "Apply for judicial confirmation (司法确认)")

@@ -1,0 +1,32 @@
+"""Health and the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+
+from api.auth import principal_of, roles
+from api.routes.registry import Cursor, Limit
+from mediation import audit, db
+from mediation.pagination import check_limit
+
+
+@get("/healthz", summary="200 when the database answers, 503 otherwise", tags=["operations"], exclude_from_auth=True)
+async def healthz() -> Response:
+    if await db.ping():
+        return Response({"status": "ok"}, status_code=200)
+    return Response({"status": "unavailable", "detail": "the database does not answer"}, status_code=503)
+
+
+class AuditController(Controller):
+    path = "/audit"
+    tags = ["operations"]
+    guards = [roles("admin")]
+
+    @get("/", summary="Who viewed full personal data or changed what (admin)")
+    async def list(self, request: Request, dispute_id: uuid.UUID | None = None, actor: str | None = None,
+                   limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
+        principal_of(request)
+        return await audit.list_entries(dispute_id=dispute_id, actor=actor, limit=check_limit(limit), cursor=cursor)

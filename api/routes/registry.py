@@ -1,0 +1,70 @@
+"""Regions, organisations and mediators (admin writes; scoped reads)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+
+from api.auth import principal_of
+from api.schemas import MediatorIn, OrgIn, RegionIn
+from mediation import orgs, regions
+from mediation.pagination import check_limit, decode_cursor, encode_cursor
+
+Limit = Annotated[int | None, Parameter(description="Page size, 1–500 (default 50)")]
+Cursor = Annotated[str | None, Parameter(description="`next_cursor` of the previous page")]
+
+
+class RegionController(Controller):
+    path = "/regions"
+    tags = ["registry"]
+
+    @post("/", summary="Register a region (admin)")
+    async def create(self, request: Request, data: RegionIn) -> dict[str, Any]:
+        principal_of(request).require_admin()
+        region = await regions.create(code=data.code, name=data.name, level=data.level)
+        return region.as_dict()
+
+    @get("/", summary="List regions by parent (top level without `parent`)")
+    async def list(self, parent: str | None = None, limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
+        after = decode_cursor(cursor, 1)[0] if cursor else None
+        n = check_limit(limit)
+        items, total = await regions.children(parent, limit=n + 1, after=after)
+        more = len(items) > n
+        items = items[:n]
+        return {"items": [r.as_dict() for r in items], "total": total,
+                "next_cursor": encode_cursor(items[-1].code) if more else None}
+
+    @get("/{code:str}", summary="One region")
+    async def read(self, code: str) -> dict[str, Any]:
+        return (await regions.get(code)).as_dict()
+
+
+class OrgController(Controller):
+    path = "/orgs"
+    tags = ["registry"]
+
+    @post("/", summary="Register a mediation organisation (admin)")
+    async def create(self, request: Request, data: OrgIn) -> dict[str, Any]:
+        return await orgs.create_org(principal_of(request), name=data.name, tier=data.tier, kind=data.kind,
+                                     region_code=data.region_code)
+
+    @get("/", summary="Organisations the caller may see (mediators: their county; bureau: its region)")
+    async def list(self, request: Request, region: str | None = None, tier: str | None = None,
+                   q: str | None = None, limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
+        return await orgs.list_orgs(principal_of(request), region=region, tier=tier, q=q,
+                                    limit=check_limit(limit), cursor=cursor)
+
+    @get("/{org_id:uuid}", summary="One organisation")
+    async def read(self, request: Request, org_id: uuid.UUID) -> dict[str, Any]:
+        return await orgs.get_org(principal_of(request), org_id)
+
+    @post("/{org_id:uuid}/mediators", summary="Add a mediator to an organisation (admin)")
+    async def add_mediator(self, request: Request, org_id: uuid.UUID, data: MediatorIn) -> dict[str, Any]:
+        return await orgs.add_mediator(principal_of(request), org_id, name=data.name, phone=data.phone)
+
+    @get("/{org_id:uuid}/mediators", summary="The organisation's mediators")
+    async def mediators(self, request: Request, org_id: uuid.UUID) -> dict[str, Any]:
+        return await orgs.list_mediators(principal_of(request), org_id)

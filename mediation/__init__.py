@@ -1,0 +1,1 @@
+"""The domain core of tiaojie: regions, organisations, disputes and their lifecycle."""

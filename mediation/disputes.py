@@ -1,0 +1,692 @@
+"""Dispute service: register, read, list and move disputes.
+
+Each business action is one transaction: lock the row, check the version, let
+`lifecycle` decide, then write the row, the event, the audit entry and whatever the
+subscribers of `signals` add (the court outbox) together.
+
+Inputs are objects with attributes (the API's msgspec Structs, or any namespace in
+tests); every field is validated here so one answer names every bad field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import asyncpg
+
+from mediation import audit, clock, db, lifecycle, signals
+from mediation.access import Principal
+from mediation.codes import (
+    AGREEMENT_FORMS,
+    DISPUTE_TYPES,
+    FAIL_CHANNELS,
+    PARTY_KINDS,
+    PARTY_ROLES,
+    PERFORMANCE,
+    PREVENTED,
+    SATISFACTION,
+    SESSION_METHODS,
+    SOURCES,
+    STATUSES,
+)
+from mediation.errors import Collector, Forbidden, Invalid, NotFound, StaleVersion
+from mediation.idnumbers import PHONE_RE, credit_code_problem, mask_id_number, mask_phone, resident_id_problem
+from mediation.pagination import decode_cursor, encode_cursor
+from mediation.regions import canonical, scope_prefix
+
+SUMMARY_MAX = 2000
+TEXT_MAX = 10000
+DEFAULT_DEADLINE = dt.timedelta(days=30)
+MONEY_MAX = Decimal("999999999999.99")
+
+DISPUTE_COLUMNS = """d.id, d.case_no, d.county_code, d.version, d.type, d.source, d.status, d.summary,
+    d.region_code, d.org_id, d.handler_org_ids, d.tier, d.entry_tier, d.highest_tier, d.concluded_tier,
+    d.registered_at, d.occurred_on, d.deadline, d.concluded_at, d.last_move_at, d.amount,
+    d.persons_involved, d.agreement, d.performance, d.prevented, d.court_id, d.court_case_no"""
+
+
+# ---------------------------------------------------------------- field checks
+
+def _text(errors: Collector, field: str, value: Any, *, max_len: int, required: bool = True) -> str | None:
+    if value is None:
+        if required:
+            errors.add(field, "is required")
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        errors.add(field, "must be a non-empty text")
+        return None
+    if len(value) > max_len:
+        errors.add(field, f"must be at most {max_len} characters")
+        return None
+    return value
+
+
+def _code(errors: Collector, field: str, value: Any, codes: dict[str, str], *, required: bool = True) -> str | None:
+    if value is None:
+        if required:
+            errors.add(field, "is required")
+        return None
+    if value not in codes:
+        errors.add(field, f"must be one of {', '.join(codes)}")
+        return None
+    return value
+
+
+def money(errors: Collector, field: str, value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        errors.add(field, "must be a decimal amount in yuan")
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        errors.add(field, "must be a decimal amount in yuan")
+        return None
+    if not amount.is_finite():
+        errors.add(field, "must be a decimal amount in yuan")
+        return None
+    if amount < 0:
+        errors.add(field, "must not be negative")
+        return None
+    if amount > MONEY_MAX or amount.as_tuple().exponent < -2:
+        errors.add(field, "must have at most two decimal places and 12 digits before them")
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def _time(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else clock.aware(value)
+
+
+def _uuid(errors: Collector, field: str, value: Any, *, required: bool = True) -> uuid.UUID | None:
+    if value is None:
+        if required:
+            errors.add(field, "is required")
+        return None
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        errors.add(field, "must be an id")
+        return None
+
+
+@dataclass(frozen=True)
+class PartyInput:
+    role: str
+    kind: str
+    name: str
+    id_number: str | None
+    phone: str | None
+    address: str | None
+
+
+def validate_parties(errors: Collector, parties: Any, field: str = "parties") -> list[PartyInput]:
+    if not isinstance(parties, list | tuple) or not parties:
+        errors.add(field, "at least one party is required")
+        return []
+    if len(parties) > 200:
+        errors.add(field, "at most 200 parties")
+        return []
+    out = []
+    for i, p in enumerate(parties):
+        f = f"{field}[{i}]"
+        role = _code(errors, f"{f}.role", getattr(p, "role", None), PARTY_ROLES)
+        kind = _code(errors, f"{f}.kind", getattr(p, "kind", None), PARTY_KINDS)
+        name = _text(errors, f"{f}.name", getattr(p, "name", None), max_len=200)
+        id_number = getattr(p, "id_number", None)
+        if id_number is not None:
+            if not isinstance(id_number, str):
+                errors.add(f"{f}.id_number", "must be text")
+                id_number = None
+            else:
+                id_number = id_number.strip().upper()
+                problem = None
+                if kind == "person":
+                    problem = resident_id_problem(id_number)
+                elif kind == "organization":
+                    problem = credit_code_problem(id_number)
+                if problem:
+                    errors.add(f"{f}.id_number", problem)
+        phone = getattr(p, "phone", None)
+        if phone is not None and (not isinstance(phone, str) or not PHONE_RE.match(phone)):
+            errors.add(f"{f}.phone", "must be a phone number of digits (and dashes)")
+        address = _text(errors, f"{f}.address", getattr(p, "address", None), max_len=500, required=False)
+        out.append(PartyInput(role=role or "", kind=kind or "", name=name or "", id_number=id_number or None,
+                              phone=phone, address=address))
+    return out
+
+
+# ---------------------------------------------------------------- reading
+
+def _money_str(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def party_dict(r, reveal: bool) -> dict[str, Any]:
+    return {
+        "role": r["role"], "kind": r["kind"], "name": r["name"],
+        "id_number": r["id_number"] if reveal else mask_id_number(r["id_number"]),
+        "phone": r["phone"] if reveal else mask_phone(r["phone"]),
+        "address": r["address"],
+    }
+
+
+def event_dict(r) -> dict[str, Any]:
+    return {"seq": r["seq"], "kind": r["kind"], "at": clock.local(r["at"]), "actor": r["actor"],
+            "org_id": r["org_id"], "tier": r["tier"], "detail": json.loads(r["detail"]),
+            "recorded_at": clock.local(r["recorded_at"])}
+
+
+def referral_dict(r) -> dict[str, Any]:
+    out = {"id": r["id"], "kind": r["kind"], "court_id": r["court_id"], "status": r["status"],
+           "created_at": clock.local(r["created_at"])}
+    if r["decision"] is not None:
+        out["decision"] = r["decision"]
+        out["decided_at"] = clock.local(r["decided_at"])
+    if r["court_case_no"] is not None:
+        out["court_case_no"] = r["court_case_no"]
+    return out
+
+
+def agreement_dict(row) -> dict[str, Any] | None:
+    if row["agreement"] is None:
+        return None
+    agreement = json.loads(row["agreement"]) if isinstance(row["agreement"], str) else dict(row["agreement"])
+    agreement["performance"] = row["performance"]
+    return agreement
+
+
+def dispute_dict(row, parties, events=None, referrals=(), *, reveal: bool = False) -> dict[str, Any]:
+    out = {
+        "id": row["id"], "case_no": row["case_no"], "version": row["version"], "type": row["type"],
+        "source": row["source"], "summary": row["summary"], "region_code": row["region_code"],
+        "org_id": row["org_id"], "tier": row["tier"], "entry_tier": row["entry_tier"],
+        "highest_tier": row["highest_tier"], "status": row["status"],
+        "registered_at": clock.local(row["registered_at"]), "occurred_on": row["occurred_on"],
+        "deadline": clock.local(row["deadline"]), "concluded_at": clock.local(row["concluded_at"]),
+        "concluded_tier": row["concluded_tier"], "amount": _money_str(row["amount"]),
+        "persons_involved": row["persons_involved"], "prevented": list(row["prevented"] or ()),
+        "parties": [party_dict(p, reveal) for p in parties],
+        "agreement": agreement_dict(row), "court_case_no": row["court_case_no"],
+        "referrals": [referral_dict(r) for r in referrals],
+    }
+    if events is not None:
+        out["events"] = [event_dict(e) for e in events]
+    return out
+
+
+async def _load(conn: asyncpg.Connection, dispute_id: uuid.UUID, *, lock: bool = False):
+    return await conn.fetchrow(
+        f"SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE d.id = $1{' FOR UPDATE' if lock else ''}", dispute_id)
+
+
+async def _full(conn: asyncpg.Connection, row, *, reveal: bool) -> dict[str, Any]:
+    parties = await conn.fetch("SELECT * FROM dispute_parties WHERE dispute_id = $1 ORDER BY position", row["id"])
+    events = await conn.fetch("SELECT * FROM dispute_events WHERE dispute_id = $1 ORDER BY seq", row["id"])
+    referrals = await conn.fetch("SELECT * FROM referrals WHERE dispute_id = $1 ORDER BY created_at, id", row["id"])
+    return dispute_dict(row, parties, events, referrals, reveal=reveal)
+
+
+def _readable(principal: Principal, row) -> bool:
+    return row is not None and principal.may_read_dispute(
+        region_code=row["region_code"], handler_org_ids=row["handler_org_ids"], court_id=row["court_id"])
+
+
+async def check_access(principal: Principal, dispute_id: uuid.UUID, *, act: bool = False) -> None:
+    """404 when the caller may not read the dispute; 403 when it may read but not act."""
+    async with db.connection() as conn:
+        row = await conn.fetchrow("SELECT region_code, handler_org_ids, court_id, org_id FROM disputes WHERE id = $1",
+                                  dispute_id)
+    if not _readable(principal, row):
+        raise NotFound(f"dispute {dispute_id} not found")
+    if act and not principal.may_act_on_dispute(org_id=row["org_id"]):
+        raise Forbidden("only the organisation currently holding the dispute may act on it")
+
+
+async def get(principal: Principal, dispute_id: uuid.UUID, *, reveal: bool = False) -> dict[str, Any]:
+    async with db.transaction() as conn:
+        row = await _load(conn, dispute_id)
+        if not _readable(principal, row):
+            raise NotFound(f"dispute {dispute_id} not found")
+        if reveal:
+            if not principal.may_reveal(org_id=row["org_id"]):
+                raise Forbidden("full personal data is shown only to admins and the holding organisation")
+            await audit.record(conn, actor=principal.actor, action="personal_data.reveal", entity="dispute",
+                               entity_id=dispute_id, dispute_id=dispute_id)
+        return await _full(conn, row, reveal=reveal)
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    status: str | None = None
+    type: str | None = None
+    org_id: uuid.UUID | None = None
+    region: str | None = None
+    q: str | None = None
+    overdue: bool = False
+    source: str | None = None
+
+
+async def list_disputes(principal: Principal, filters: ListFilters, *, limit: int = 50,
+                        cursor: str | None = None) -> dict[str, Any]:
+    errors = Collector()
+    _code(errors, "status", filters.status, STATUSES, required=False)
+    _code(errors, "type", filters.type, DISPUTE_TYPES, required=False)
+    _code(errors, "source", filters.source, SOURCES, required=False)
+    region12 = None
+    if filters.region:
+        try:
+            region12 = canonical(filters.region, "region")
+        except Invalid as e:
+            errors.errors.extend(e.errors)
+    if filters.q is not None and len(filters.q) > 200:
+        errors.add("q", "must be at most 200 characters")
+    errors.raise_if_any()
+
+    args: list = []
+    conds = [principal.dispute_filter(args)]
+    for column in ("status", "type", "source", "org_id"):
+        value = getattr(filters, column)
+        if value is not None:
+            args.append(value)
+            conds.append(f"d.{column} = ${len(args)}")
+    async with db.connection() as conn:
+        if region12:
+            level = await conn.fetchval("SELECT level FROM regions WHERE code = $1", region12)
+            from mediation.regions import derive_level
+            args.append(scope_prefix(region12, level or derive_level(region12)) + "%")
+            conds.append(f"d.region_code LIKE ${len(args)}")
+        if filters.q and filters.q.strip():
+            args.append("%" + _like_escape(filters.q.strip().lower()) + "%")
+            conds.append(f"d.search_text LIKE ${len(args)}")
+        if filters.overdue:
+            args.append(clock.now())
+            conds.append(f"d.status = 'open' AND d.deadline < ${len(args)}")
+        where = " AND ".join(conds)
+        total = await conn.fetchval(f"SELECT count(*) FROM disputes d WHERE {where}", *args)
+        page_args = list(args)
+        page_where = where
+        if cursor:
+            at, did = decode_cursor(cursor, 2)
+            try:
+                page_args += [dt.datetime.fromisoformat(at), uuid.UUID(did)]
+            except ValueError:
+                raise Invalid.field("cursor", "is not a cursor this service gave out") from None
+            page_where += f" AND (d.registered_at, d.id) < (${len(page_args) - 1}, ${len(page_args)})"
+        page_args.append(limit + 1)
+        rows = await conn.fetch(
+            f"SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE {page_where} "
+            f"ORDER BY d.registered_at DESC, d.id DESC LIMIT ${len(page_args)}", *page_args)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        ids = [r["id"] for r in rows]
+        party_rows = await conn.fetch(
+            "SELECT * FROM dispute_parties WHERE dispute_id = ANY($1::uuid[]) ORDER BY dispute_id, position", ids)
+        referral_rows = await conn.fetch(
+            "SELECT * FROM referrals WHERE dispute_id = ANY($1::uuid[]) ORDER BY created_at, id", ids)
+    by_dispute: dict[uuid.UUID, list] = {}
+    for p in party_rows:
+        by_dispute.setdefault(p["dispute_id"], []).append(p)
+    refs: dict[uuid.UUID, list] = {}
+    for r in referral_rows:
+        refs.setdefault(r["dispute_id"], []).append(r)
+    items = [dispute_dict(r, by_dispute.get(r["id"], []), None, refs.get(r["id"], ())) for r in rows]
+    next_cursor = encode_cursor(rows[-1]["registered_at"].isoformat(), rows[-1]["id"]) if more else None
+    return {"items": items, "total": total, "next_cursor": next_cursor}
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# ---------------------------------------------------------------- registering
+
+@dataclass(frozen=True)
+class Registration:
+    org_id: uuid.UUID
+    type: str
+    source: str
+    summary: str
+    parties: list[PartyInput]
+    region_code: str | None
+    registered_at: dt.datetime | None
+    occurred_on: dt.date | None
+    amount: Decimal | None
+    persons_involved: int | None
+    deadline: dt.datetime | None
+    court_id: uuid.UUID | None = None
+    court_case_no: str | None = None
+
+
+def validate_registration(data: Any, *, court_entrusted: bool = False) -> Registration:
+    errors = Collector()
+    org_id = _uuid(errors, "org_id", getattr(data, "org_id", None))
+    dtype = _code(errors, "type", getattr(data, "type", None), DISPUTE_TYPES)
+    if court_entrusted:
+        source = "court_entrusted"
+    else:
+        source = _code(errors, "source", getattr(data, "source", None), SOURCES)
+        if source == "court_entrusted":
+            errors.add("source", "court-entrusted disputes arrive from the court through /court/entrustments")
+    summary = _text(errors, "summary", getattr(data, "summary", None), max_len=SUMMARY_MAX)
+    parties = validate_parties(errors, getattr(data, "parties", None))
+    region_code = getattr(data, "region_code", None)
+    if region_code is not None:
+        try:
+            region_code = canonical(region_code, "region_code")
+        except Invalid as e:
+            errors.errors.extend(e.errors)
+    amount = money(errors, "amount", getattr(data, "amount", None))
+    persons = getattr(data, "persons_involved", None)
+    if persons is not None and (not isinstance(persons, int) or isinstance(persons, bool) or not 1 <= persons <= 1_000_000):
+        errors.add("persons_involved", "must be a whole number of at least 1")
+    registered_at = _time(getattr(data, "registered_at", None))
+    deadline = _time(getattr(data, "deadline", None))
+    if deadline is not None and deadline < (registered_at or clock.now()):
+        errors.add("deadline", "must not be before registration")
+    if registered_at is not None and registered_at > clock.now() + lifecycle.CLOCK_SKEW:
+        errors.add("registered_at", "must not be in the future")
+    occurred_on = getattr(data, "occurred_on", None)
+    if occurred_on is not None and occurred_on > (registered_at or clock.now()).astimezone(clock.TZ).date():
+        errors.add("occurred_on", "must not be after registration")
+    errors.raise_if_any()
+    return Registration(org_id=org_id, type=dtype, source=source, summary=summary, parties=parties,
+                        region_code=region_code, registered_at=registered_at, occurred_on=occurred_on,
+                        amount=amount, persons_involved=persons, deadline=deadline)
+
+
+async def _org_ref(conn: asyncpg.Connection, org_id: uuid.UUID, field: str) -> lifecycle.OrgRef:
+    r = await conn.fetchrow("SELECT id, tier, county_code FROM orgs WHERE id = $1", org_id)
+    if r is None:
+        raise Invalid.field(field, f"org {org_id} does not exist")
+    return lifecycle.OrgRef(id=r["id"], tier=r["tier"], county_code=r["county_code"])
+
+
+async def register(principal: Principal, data: Any) -> dict[str, Any]:
+    reg = validate_registration(data)
+    if not principal.may_act_on_dispute(org_id=reg.org_id):
+        raise Forbidden("a mediator registers disputes only at their own organisation")
+    async with db.transaction() as conn:
+        row = await insert_dispute(conn, principal, reg)
+        return await _full(conn, row, reveal=False)
+
+
+async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Registration,
+                         *, default_deadline: dt.timedelta = DEFAULT_DEADLINE,
+                         event_detail: dict[str, Any] | None = None):
+    """Write a new dispute, its parties and its first event in the caller's transaction.
+    The case-number counter is taken by the last statement, so its row lock lasts only
+    until the commit that follows."""
+    now = clock.now()
+    org = await conn.fetchrow("SELECT id, tier, county_code, region_code FROM orgs WHERE id = $1", reg.org_id)
+    if org is None:
+        raise Invalid.field("org_id", f"org {reg.org_id} does not exist")
+    region_code = reg.region_code or org["region_code"]
+    if region_code[:6] != org["county_code"]:
+        raise Invalid.field("region_code", "must lie inside the organisation's county")
+    if region_code != org["region_code"] and not await conn.fetchval("SELECT 1 FROM regions WHERE code = $1", region_code):
+        raise Invalid.field("region_code", f"region {region_code} is not registered")
+    registered_at = reg.registered_at or now
+    if reg.deadline is not None and reg.deadline < registered_at:
+        raise Invalid.field("deadline", "must not be before registration")
+    ref = lifecycle.OrgRef(id=org["id"], tier=org["tier"], county_code=org["county_code"])
+    state, event = lifecycle.register(lifecycle.Register(org=ref, source=reg.source, registered_at=registered_at),
+                                      now, org["county_code"])
+    if event_detail:
+        event = lifecycle.Event(event.kind, event.at, event.org_id, event.tier, {**event.detail, **event_detail})
+    dispute_id = uuid.uuid4()
+    await conn.executemany(
+        """INSERT INTO dispute_parties (id, dispute_id, position, role, kind, name, id_number, phone, address)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        [(uuid.uuid4(), dispute_id, i, p.role, p.kind, p.name, p.id_number, p.phone, p.address)
+         for i, p in enumerate(reg.parties)])
+    await _insert_event(conn, dispute_id, 1, event, principal.actor)
+    year = registered_at.astimezone(clock.TZ).year
+    words = " ".join([reg.summary, *(p.name for p in reg.parties)]).lower()
+    row = await conn.fetchrow(
+        f"""
+        WITH counter AS (
+            INSERT INTO case_counters AS c (county_code, year, last) VALUES ($2, $3, 1)
+            ON CONFLICT (county_code, year) DO UPDATE SET last = c.last + 1
+            RETURNING last
+        ), numbered AS (
+            SELECT $2 || '-' || $3::text || '-' || lpad(last::text, 6, '0') AS case_no FROM counter
+        )
+        INSERT INTO disputes AS d (id, case_no, county_code, version, type, source, status, summary, region_code,
+            org_id, handler_org_ids, tier, entry_tier, highest_tier, registered_at, occurred_on, deadline,
+            last_move_at, amount, persons_involved, court_id, court_case_no, search_text)
+        SELECT $1, n.case_no, $2, 1, $4, $5, 'open', $6, $7, $8, ARRAY[$8]::uuid[], $9, $9, $9, $10, $11, $12,
+            $10, $13, $14, $15, $16, lower(n.case_no) || ' ' || $17
+        FROM numbered n
+        RETURNING {DISPUTE_COLUMNS}
+        """,
+        dispute_id, org["county_code"], year, reg.type, reg.source, reg.summary, region_code, org["id"],
+        state.tier, registered_at, reg.occurred_on, reg.deadline or registered_at + default_deadline,
+        reg.amount, reg.persons_involved or len(reg.parties), reg.court_id, reg.court_case_no, words,
+    )
+    await audit.record(conn, actor=principal.actor, action="dispute.register", entity="dispute",
+                       entity_id=dispute_id, dispute_id=dispute_id, detail={"case_no": row["case_no"]})
+    return row
+
+
+async def _insert_event(conn: asyncpg.Connection, dispute_id: uuid.UUID, seq: int, event: lifecycle.Event,
+                        actor: str) -> None:
+    await conn.execute(
+        """INSERT INTO dispute_events (id, dispute_id, seq, kind, at, actor, org_id, tier, detail)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)""",
+        uuid.uuid4(), dispute_id, seq, event.kind, event.at, actor, event.org_id, event.tier,
+        json.dumps(event.detail, ensure_ascii=False, default=str))
+
+
+# ---------------------------------------------------------------- transitions
+
+def state_from_row(row, *, pending_confirmation: bool = False) -> lifecycle.DisputeState:
+    agreement = row["agreement"]
+    if isinstance(agreement, str):
+        agreement = json.loads(agreement)
+    return lifecycle.DisputeState(
+        status=row["status"], org_id=row["org_id"], tier=row["tier"], entry_tier=row["entry_tier"],
+        highest_tier=row["highest_tier"], registered_at=row["registered_at"], last_move_at=row["last_move_at"],
+        source=row["source"], county_code=row["county_code"], version=row["version"],
+        concluded_tier=row["concluded_tier"], concluded_at=row["concluded_at"],
+        handler_org_ids=tuple(row["handler_org_ids"]), agreement=agreement, performance=row["performance"],
+        prevented=tuple(row["prevented"] or ()), pending_confirmation=pending_confirmation)
+
+
+def requested_version(data: Any, if_match: str | None) -> int | None:
+    version = getattr(data, "version", None)
+    if version is None and if_match:
+        raw = if_match.strip().removeprefix("W/").strip('"')
+        try:
+            version = int(raw)
+        except ValueError:
+            raise Invalid.field("If-Match", 'must be the dispute version, e.g. "3"') from None
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+        raise Invalid.field("version", "must be a positive whole number")
+    return version
+
+
+async def _build_command(conn: asyncpg.Connection, action: str, data: Any, state: lifecycle.DisputeState):
+    errors = Collector()
+    note = _text(errors, "note", getattr(data, "note", None), max_len=TEXT_MAX, required=False)
+    cmd: Any = None
+    if action == "sessions":
+        held_at = _time(getattr(data, "held_at", None))
+        if held_at is None:
+            errors.add("held_at", "is required")
+        method = _code(errors, "method", getattr(data, "method", None), SESSION_METHODS)
+        summary = _text(errors, "summary", getattr(data, "summary", None), max_len=TEXT_MAX)
+        raw_ids = getattr(data, "mediator_ids", None)
+        ids: list[uuid.UUID] = []
+        if not isinstance(raw_ids, list | tuple) or not raw_ids:
+            errors.add("mediator_ids", "at least one mediator is required")
+        else:
+            for i, m in enumerate(raw_ids):
+                mid = _uuid(errors, f"mediator_ids[{i}]", m)
+                if mid is not None:
+                    ids.append(mid)
+            if ids:
+                active = {r["id"] for r in await conn.fetch(
+                    "SELECT id FROM mediators WHERE id = ANY($1::uuid[]) AND org_id = $2 AND active", ids, state.org_id)}
+                for i, mid in enumerate(ids):
+                    if mid not in active:
+                        errors.add(f"mediator_ids[{i}]", "is not an active mediator of the organisation holding the dispute")
+        errors.raise_if_any()
+        cmd = lifecycle.RecordSession(held_at=held_at, method=method, mediator_ids=tuple(dict.fromkeys(ids)),
+                                      summary=summary)
+    elif action in ("escalate", "assign"):
+        to = _uuid(errors, "to_org_id", getattr(data, "to_org_id", None))
+        reason = _text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX)
+        errors.raise_if_any()
+        ref = await _org_ref(conn, to, "to_org_id")
+        cmd = (lifecycle.Escalate if action == "escalate" else lifecycle.Assign)(to=ref, reason=reason)
+    elif action == "resolve":
+        a = getattr(data, "agreement", None)
+        if a is None:
+            errors.add("agreement", "is required")
+        else:
+            form = _code(errors, "agreement.form", getattr(a, "form", None), AGREEMENT_FORMS)
+            terms = _text(errors, "agreement.terms", getattr(a, "terms", None), max_len=TEXT_MAX)
+            signed_at = _time(getattr(a, "signed_at", None))
+            if signed_at is None:
+                errors.add("agreement.signed_at", "is required")
+            amount = money(errors, "agreement.amount", getattr(a, "amount", None))
+            due = getattr(a, "performance_due", None)
+        prevented = getattr(data, "prevented", None) or []
+        for i, p in enumerate(prevented):
+            _code(errors, f"prevented[{i}]", p, PREVENTED)
+        errors.raise_if_any()
+        cmd = lifecycle.Resolve(
+            agreement=lifecycle.Agreement(form=form, terms=terms, signed_at=signed_at, amount=amount,
+                                          performance_due=due),
+            prevented=tuple(dict.fromkeys(prevented)))
+    elif action == "fail":
+        reason = _text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX)
+        channel = _code(errors, "channel", getattr(data, "channel", None), FAIL_CHANNELS, required=False)
+        errors.raise_if_any()
+        cmd = lifecycle.Fail(reason=reason, channel=channel)
+    elif action in ("withdraw", "reject"):
+        reason = _text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX)
+        errors.raise_if_any()
+        cmd = (lifecycle.Withdraw if action == "withdraw" else lifecycle.Reject)(reason=reason)
+    elif action == "performance":
+        status = getattr(data, "status", None)
+        if status == "pending" or status not in PERFORMANCE:
+            errors.add("status", "must be one of performed, partial, breached")
+        checked_at = _time(getattr(data, "checked_at", None))
+        if checked_at is None:
+            errors.add("checked_at", "is required")
+        errors.raise_if_any()
+        cmd = lifecycle.RecordPerformance(status=status, checked_at=checked_at)
+    elif action == "visit":
+        satisfaction = _code(errors, "satisfaction", getattr(data, "satisfaction", None), SATISFACTION)
+        errors.raise_if_any()
+        cmd = lifecycle.RecordVisit(satisfaction=satisfaction)
+    else:
+        errors.raise_if_any()
+        builder = _extra_commands.get(action)
+        if builder is None:
+            raise NotFound(f"no action {action!r} on disputes")
+        cmd = await builder(conn, data, state)
+    return cmd, note
+
+
+#: commands other packages add (the court side: refer, confirmation): action → builder
+_extra_commands: dict[str, Any] = {}
+
+
+def register_action(action: str, builder) -> None:
+    _extra_commands[action] = builder
+
+
+ACTIONS = ("sessions", "escalate", "assign", "resolve", "fail", "withdraw", "reject", "performance", "visit")
+
+
+async def transition(principal: Principal, dispute_id: uuid.UUID, action: str, data: Any,
+                     *, if_match: str | None = None) -> dict[str, Any]:
+    now = clock.now()
+    version = requested_version(data, if_match)
+    async with db.transaction() as conn:
+        row = await _load(conn, dispute_id, lock=True)
+        if not _readable(principal, row):
+            raise NotFound(f"dispute {dispute_id} not found")
+        if not principal.may_act_on_dispute(org_id=row["org_id"]):
+            raise Forbidden("only the organisation currently holding the dispute may act on it")
+        pending = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM referrals WHERE dispute_id = $1 AND kind = 'confirmation' AND status <> 'decided')",
+            dispute_id)
+        state = state_from_row(row, pending_confirmation=pending)
+        cmd, note = await _build_command(conn, action, data, state)
+        at = _time(getattr(data, "at", None)) or lifecycle.default_at(cmd, now)
+        lifecycle.check_business_time(state, at, now)
+        if version is not None and version != state.version:
+            raise StaleVersion(f"the dispute is at version {state.version}, not {version}; reload it and try again")
+        await guard_frozen(conn, principal, row["region_code"], at)
+        event = lifecycle.decide(state, cmd, at=at, now=now)
+        if note:
+            event = lifecycle.Event(event.kind, event.at, event.org_id, event.tier, {**event.detail, "note": note})
+        await apply_event(conn, principal, row, state, event)
+        return await _full(conn, await _load(conn, dispute_id), reveal=False)
+
+
+async def guard_frozen(conn: asyncpg.Connection, principal: Principal, region_code: str, at: dt.datetime) -> None:
+    """Frozen monthly reports refuse back-dated mediator writes in their month and region."""
+    for hook in _write_guards:
+        await hook(conn, principal, region_code, at)
+
+
+_write_guards: list[Any] = []
+
+
+def add_write_guard(hook) -> None:
+    if hook not in _write_guards:
+        _write_guards.append(hook)
+
+
+async def apply_event(conn: asyncpg.Connection, principal: Principal, row, state: lifecycle.DisputeState,
+                      event: lifecycle.Event, *, actor: str | None = None) -> lifecycle.DisputeState:
+    """Evolve the state by `event` and write row, event, audit entry and signals."""
+    new = lifecycle.evolve(state, event)
+    agreement = json.dumps(new.agreement, ensure_ascii=False) if new.agreement is not None else None
+    agreement_amount = None
+    agreement_form = None
+    if new.agreement is not None:
+        agreement_form = new.agreement.get("form")
+        if new.agreement.get("amount") is not None:
+            agreement_amount = Decimal(new.agreement["amount"])
+    await conn.execute(
+        """UPDATE disputes SET version = $2, status = $3, org_id = $4, tier = $5, highest_tier = $6,
+               concluded_tier = $7, concluded_at = $8, last_move_at = $9, handler_org_ids = $10::uuid[],
+               agreement = $11::jsonb, agreement_form = $12, agreement_amount = $13, performance = $14,
+               prevented = $15::text[], updated_at = now()
+           WHERE id = $1""",
+        row["id"], new.version, new.status, new.org_id, new.tier, new.highest_tier, new.concluded_tier,
+        new.concluded_at, new.last_move_at, list(new.handler_org_ids), agreement, agreement_form,
+        agreement_amount, new.performance, list(new.prevented))
+    who = actor or principal.actor
+    await _insert_event(conn, row["id"], new.version, event, who)
+    await audit.record(conn, actor=who, action=f"dispute.{event.kind}", entity="dispute", entity_id=row["id"],
+                       dispute_id=row["id"], detail={"version": new.version})
+    await signals.publish(conn, signals.EventRecorded(
+        dispute_id=row["id"], case_no=row["case_no"], source=row["source"], court_id=row["court_id"],
+        court_case_no=row["court_case_no"], kind=event.kind, at=event.at, detail=event.detail,
+        status_before=state.status, status_after=new.status, agreement=new.agreement))
+    return new
+
+
+async def events_of(dispute_id: uuid.UUID) -> tuple[Any, list[lifecycle.Event]]:
+    """The stored row and timeline, for replay checks and exports."""
+    async with db.connection() as conn:
+        row = await _load(conn, dispute_id)
+        rows = await conn.fetch("SELECT * FROM dispute_events WHERE dispute_id = $1 ORDER BY seq", dispute_id)
+    return row, [lifecycle.Event(r["kind"], r["at"], r["org_id"], r["tier"], json.loads(r["detail"])) for r in rows]
+
+

@@ -1,0 +1,133 @@
+"""Mediation organisations (调委会, 司法所, 多元化解中心) and their mediators."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from mediation import audit, db
+from mediation.access import Principal
+from mediation.codes import ORG_KIND_TIERS, ORG_KINDS, TIER_REGION_LEVEL, TIERS
+from mediation.errors import Collector, Invalid, NotFound
+from mediation.idnumbers import PHONE_RE, mask_phone
+from mediation.pagination import decode_cursor, encode_cursor
+from mediation.regions import canonical
+from mediation.tables import Mediator, Org
+
+ORG_COLUMNS = "o.id, o.name, o.tier, o.kind, o.region_code, o.county_code, o.created_at, r.name AS region_name"
+
+
+def org_dict(r) -> dict[str, Any]:
+    return {"id": r["id"], "name": r["name"], "tier": r["tier"], "kind": r["kind"],
+            "region_code": r["region_code"], "region_name": r["region_name"],
+            "county_code": r["county_code"], "created_at": r["created_at"]}
+
+
+async def create_org(principal: Principal, *, name: str, tier: str, kind: str, region_code: str) -> dict:
+    principal.require_admin()
+    errors = Collector()
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        errors.add("name", "must be 1 to 200 characters")
+    if tier not in TIERS:
+        errors.add("tier", f"must be one of {', '.join(TIERS)}")
+    if kind not in ORG_KINDS:
+        errors.add("kind", f"must be one of {', '.join(ORG_KINDS)}")
+    elif tier in TIERS and tier not in ORG_KIND_TIERS[kind]:
+        errors.add("tier", f"a {kind} sits at tier {' or '.join(ORG_KIND_TIERS[kind])}")
+    code12 = None
+    try:
+        code12 = canonical(region_code, "region_code")
+    except Invalid as e:
+        errors.errors.extend(e.errors)
+    errors.raise_if_any()
+    async with db.transaction() as conn:
+        region = await conn.fetchrow("SELECT code, level FROM regions WHERE code = $1", code12)
+        if region is None:
+            raise Invalid.field("region_code", f"region {code12} is not registered")
+        if region["level"] != TIER_REGION_LEVEL[tier]:
+            raise Invalid.field("region_code", f"a {tier}-tier organisation sits in a {TIER_REGION_LEVEL[tier]} region, "
+                                f"not a {region['level']}")
+        org = Org(id=uuid.uuid4(), name=name.strip(), tier=tier, kind=kind, region_code=code12,
+                  county_code=code12[:6])
+        await Org.insert(org).run()
+        await audit.record(conn, actor=principal.actor, action="org.create", entity="org", entity_id=org.id,
+                           detail={"name": org.name, "tier": tier, "kind": kind, "region_code": code12})
+    return await get_org(principal, org.id)
+
+
+async def get_org(principal: Principal, org_id: uuid.UUID) -> dict:
+    async with db.connection() as conn:
+        r = await conn.fetchrow(f"SELECT {ORG_COLUMNS} FROM orgs o JOIN regions r ON r.code = o.region_code WHERE o.id = $1",
+                                org_id)
+    if r is None or not principal.may_read_org(region_code=r["region_code"], county_code=r["county_code"]):
+        raise NotFound(f"org {org_id} not found")
+    return org_dict(r)
+
+
+async def list_orgs(principal: Principal, *, region: str | None = None, tier: str | None = None,
+                    q: str | None = None, limit: int = 50, cursor: str | None = None) -> dict:
+    args: list = []
+    conds = [principal.org_filter(args)]
+    if region:
+        code12 = canonical(region, "region")
+        async with db.connection() as conn:
+            level = await conn.fetchval("SELECT level FROM regions WHERE code = $1", code12)
+        from mediation.regions import scope_prefix
+        args.append(scope_prefix(code12, level or "village") + "%")
+        conds.append(f"o.region_code LIKE ${len(args)}")
+    if tier:
+        if tier not in TIERS:
+            raise Invalid.field("tier", f"must be one of {', '.join(TIERS)}")
+        args.append(tier)
+        conds.append(f"o.tier = ${len(args)}")
+    if q:
+        args.append(f"%{q}%")
+        conds.append(f"o.name ILIKE ${len(args)}")
+    where = " AND ".join(conds)
+    async with db.connection() as conn:
+        total = await conn.fetchval(f"SELECT count(*) FROM orgs o WHERE {where}", *args)
+        page_args = list(args)
+        page_where = where
+        if cursor:
+            code, oid = decode_cursor(cursor, 2)
+            page_args += [code, uuid.UUID(oid)]
+            page_where += f" AND (o.region_code, o.id) > (${len(page_args) - 1}, ${len(page_args)})"
+        page_args.append(limit + 1)
+        rows = await conn.fetch(
+            f"SELECT {ORG_COLUMNS} FROM orgs o JOIN regions r ON r.code = o.region_code WHERE {page_where} "
+            f"ORDER BY o.region_code, o.id LIMIT ${len(page_args)}", *page_args)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [org_dict(r) for r in rows], "total": total,
+            "next_cursor": encode_cursor(rows[-1]["region_code"], rows[-1]["id"]) if more else None}
+
+
+def mediator_dict(r, *, reveal: bool = False) -> dict[str, Any]:
+    return {"id": r["id"], "org_id": r["org_id"], "name": r["name"],
+            "phone": r["phone"] if reveal else mask_phone(r["phone"]), "active": r["active"],
+            "created_at": r["created_at"]}
+
+
+async def add_mediator(principal: Principal, org_id: uuid.UUID, *, name: str, phone: str | None) -> dict:
+    await get_org(principal, org_id)
+    principal.require_admin()
+    errors = Collector()
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        errors.add("name", "must be 1 to 100 characters")
+    if phone is not None and (not isinstance(phone, str) or not PHONE_RE.match(phone)):
+        errors.add("phone", "must be a phone number of digits (and dashes)")
+    errors.raise_if_any()
+    mediator = Mediator(id=uuid.uuid4(), org_id=org_id, name=name.strip(), phone=phone, active=True)
+    async with db.transaction() as conn:
+        await Mediator.insert(mediator).run()
+        await audit.record(conn, actor=principal.actor, action="mediator.create", entity="mediator",
+                           entity_id=mediator.id, detail={"org_id": org_id, "name": mediator.name})
+        r = await conn.fetchrow("SELECT * FROM mediators WHERE id = $1", mediator.id)
+    return mediator_dict(r)
+
+
+async def list_mediators(principal: Principal, org_id: uuid.UUID) -> dict:
+    await get_org(principal, org_id)
+    async with db.connection() as conn:
+        rows = await conn.fetch("SELECT * FROM mediators WHERE org_id = $1 ORDER BY created_at, id", org_id)
+    return {"items": [mediator_dict(r) for r in rows], "total": len(rows), "next_cursor": None}

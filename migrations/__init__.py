@@ -1,0 +1,1 @@
+"""Piccolo migrations for the whole tiaojie schema (one app, one folder)."""
