@@ -17,7 +17,7 @@ from litestar.static_files import create_static_files_router
 from litestar_offline_docs.core import generate_static_files_config
 
 from api.auth import BearerTokenMiddleware
-from api.middleware import request_context_middleware
+from api.middleware import request_context_middleware, stamp_response
 from api.problems import EXCEPTION_HANDLERS
 from api.routes.disputes import DisputeController
 from api.routes.ops import AuditController, healthz
@@ -128,6 +128,7 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
         openapi_config=openapi,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
+        before_send=[stamp_response],
         debug=debug,
         logging_config=None,
     )

@@ -23,18 +23,11 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
-            await send(message)
-
+        scope.setdefault("state", {})["request_id"] = request_id
         try:
-            await app(scope, receive, send_with_id)
+            await app(scope, receive, send)
         finally:
+            status = scope["state"].get("response_status", 500)
             query = scope.get("query_string", b"").decode("utf-8", "replace")
             log.info("request", method=scope["method"], path=scope["path"],
                      query=redact_text(query) if query else None, status=status,
@@ -42,3 +35,13 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             structlog.contextvars.clear_contextvars()
 
     return middleware
+
+
+async def stamp_response(message: Message, scope: Scope) -> None:
+    """`before_send` hook: runs for every response, error answers from middleware too."""
+    if message["type"] == "http.response.start":
+        state = scope.setdefault("state", {})
+        state["response_status"] = message["status"]
+        request_id = state.get("request_id")
+        if request_id:
+            message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]

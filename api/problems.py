@@ -72,10 +72,12 @@ def _validation(_: Request, exc: ValidationException) -> Response:
         if " - at `" in message:
             message, _, at = message.partition(" - at `")
             field = _field_of(at.rstrip("`"))
-            missing = _MISSING.match(message)
-            if missing:
-                field = f"{field}.{missing.group(1)}" if field != "body" else missing.group(1)
-                message = "is required"
+        elif source == "body" or field == "data":
+            field = "body"
+        missing = _MISSING.match(message)
+        if missing:
+            field = f"{field}.{missing.group(1)}" if field != "body" else missing.group(1)
+            message = "is required"
         elif source in ("query", "header", "path", "cookie"):
             field = item.get("key") or field
         errors.append({"field": field, "message": message})
