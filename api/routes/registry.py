@@ -6,9 +6,11 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
-from api.auth import principal_of
+from api.auth import principal_of, roles
 from api.schemas import MediatorIn, OrgIn, RegionIn
 from mediation import orgs, regions
 from mediation.pagination import check_limit, decode_cursor, encode_cursor
@@ -16,12 +18,21 @@ from mediation.pagination import check_limit, decode_cursor, encode_cursor
 Limit = Annotated[int | None, Parameter(description="Page size, 1–500 (default 50)")]
 Cursor = Annotated[str | None, Parameter(description="`next_cursor` of the previous page")]
 
+ADMIN = roles("admin")  # a guard: runs before the body is read (403 before 400/422)
+
+
+async def org_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """404 when the caller may not read the org, then 403 unless admin; before the body."""
+    org_id = connection.path_params["org_id"]
+    await orgs.get_org(principal_of(connection), org_id if isinstance(org_id, uuid.UUID) else uuid.UUID(str(org_id)))
+    principal_of(connection).require_admin()
+
 
 class RegionController(Controller):
     path = "/regions"
     tags = ["registry"]
 
-    @post("/", summary="Register a region (admin)")
+    @post("/", summary="Register a region (admin)", guards=[ADMIN])
     async def create(self, request: Request, data: RegionIn) -> dict[str, Any]:
         principal_of(request).require_admin()
         region = await regions.create(code=data.code, name=data.name, level=data.level)
@@ -46,7 +57,7 @@ class OrgController(Controller):
     path = "/orgs"
     tags = ["registry"]
 
-    @post("/", summary="Register a mediation organisation (admin)")
+    @post("/", summary="Register a mediation organisation (admin)", guards=[ADMIN])
     async def create(self, request: Request, data: OrgIn) -> dict[str, Any]:
         return await orgs.create_org(principal_of(request), name=data.name, tier=data.tier, kind=data.kind,
                                      region_code=data.region_code)
@@ -61,7 +72,7 @@ class OrgController(Controller):
     async def read(self, request: Request, org_id: uuid.UUID) -> dict[str, Any]:
         return await orgs.get_org(principal_of(request), org_id)
 
-    @post("/{org_id:uuid}/mediators", summary="Add a mediator to an organisation (admin)")
+    @post("/{org_id:uuid}/mediators", summary="Add a mediator to an organisation (admin)", guards=[org_admin])
     async def add_mediator(self, request: Request, org_id: uuid.UUID, data: MediatorIn) -> dict[str, Any]:
         return await orgs.add_mediator(principal_of(request), org_id, name=data.name, phone=data.phone)
 
