@@ -121,7 +121,7 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
     )
     auth = DefineMiddleware(BearerTokenMiddleware, exclude=["^/healthz", "^/schema", "^/static", "^/ui", "^/$",
                                                             "^/favicon"])
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, healthz, static_router, *plugin_handlers()],
         middleware=[request_context_middleware, auth],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -132,3 +132,6 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
         debug=debug,
         logging_config=None,
     )
+    # outermost, so the router's own answers (404 for an unknown route, 405) carry a request id too
+    app.asgi_handler = request_context_middleware(app.asgi_handler)
+    return app

@@ -14,9 +14,12 @@ log = structlog.get_logger("tiaojie.http")
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
+    """Wrap the app's whole ASGI handler (`app.asgi_handler`) so that answers the router
+    gives itself (unknown route 404, 405) get a request id and a log line too."""
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
+        if scope["type"] != "http" or scope.get("state", {}).get("request_id"):
+            await app(scope, receive, send)  # not http, or an outer instance already does it
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if incoming and len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import asyncpg
+import asyncpg.exceptions._base
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -57,7 +59,7 @@ def _field_of(key: str | None) -> str:
     return key.removeprefix("$.").removeprefix("$") or "body"
 
 
-def _validation(_: Request, exc: ValidationException) -> Response:
+def _validation(request: Request, exc: ValidationException) -> Response:
     extra = exc.extra if isinstance(exc.extra, list) else []
     errors = []
     malformed = False
@@ -72,8 +74,10 @@ def _validation(_: Request, exc: ValidationException) -> Response:
         if " - at `" in message:
             message, _, at = message.partition(" - at `")
             field = _field_of(at.rstrip("`"))
-        elif source == "body" or field == "data":
+        elif field == "data":
             field = "body"
+            if message in ("'data'", '"data"'):  # no body at all, or JSON null
+                message = "a JSON object is required"
         missing = _MISSING.match(message)
         if missing:
             field = f"{field}.{missing.group(1)}" if field != "body" else missing.group(1)
@@ -81,6 +85,9 @@ def _validation(_: Request, exc: ValidationException) -> Response:
         elif source in ("query", "header", "path", "cookie"):
             field = item.get("key") or field
         errors.append({"field": field, "message": message})
+    raw = getattr(request, "_body", None)
+    if isinstance(raw, bytes) and not raw.strip() and any(e["field"] == "body" for e in errors):
+        return problem(400, "The request body is empty; a JSON object is expected.")
     if malformed or (not errors and "JSON" in exc.detail):
         return problem(400, "The request body is not valid JSON.")
     if not errors:
@@ -99,7 +106,17 @@ def _http(_: Request, exc: HTTPException) -> Response:
     return problem(status, detail, headers=headers or None)
 
 
+_VALUE_ERRORS = (asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError)
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, _VALUE_ERRORS):
+        # a value the database cannot store (a NUL character, a date out of its range):
+        # the client's doing, so 422; logged because a domain check should have caught it
+        log.warning("value_refused_by_database", path=request.url.path, method=request.method,
+                    error=type(exc).__name__)
+        return problem(422, "A value cannot be stored (out of range, or it holds a NUL character).",
+                       errors=[{"field": "body", "message": "holds a value out of range or a NUL character"}])
     log.exception("unhandled_error", path=request.url.path, method=request.method)
     return problem(500, "Something went wrong on our side; the request id is in the x-request-id header.")
 

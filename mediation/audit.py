@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from mediation import db
+from mediation.errors import Invalid
 from mediation.pagination import decode_cursor, encode_cursor
 
 
@@ -39,6 +40,8 @@ async def list_entries(*, dispute_id: uuid.UUID | None = None, actor: str | None
         page_where = where
         if cursor:
             (last_id,) = decode_cursor(cursor, 1)
+            if not last_id.isdigit():
+                raise Invalid.field("cursor", "is not a cursor this service gave out")
             page_args.append(int(last_id))
             page_where += f" AND id < ${len(page_args)}"
         page_args.append(limit + 1)

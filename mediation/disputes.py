@@ -63,6 +63,9 @@ def _text(errors: Collector, field: str, value: Any, *, max_len: int, required: 
     if len(value) > max_len:
         errors.add(field, f"must be at most {max_len} characters")
         return None
+    if "\x00" in value:
+        errors.add(field, "must not contain NUL characters")
+        return None
     return value
 
 

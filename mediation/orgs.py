@@ -26,7 +26,7 @@ def org_dict(r) -> dict[str, Any]:
 async def create_org(principal: Principal, *, name: str, tier: str, kind: str, region_code: str) -> dict:
     principal.require_admin()
     errors = Collector()
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\x00" in name:
         errors.add("name", "must be 1 to 200 characters")
     if tier not in TIERS:
         errors.add("tier", f"must be one of {', '.join(TIERS)}")
@@ -90,7 +90,10 @@ async def list_orgs(principal: Principal, *, region: str | None = None, tier: st
         page_where = where
         if cursor:
             code, oid = decode_cursor(cursor, 2)
-            page_args += [code, uuid.UUID(oid)]
+            try:
+                page_args += [code, uuid.UUID(oid)]
+            except ValueError:
+                raise Invalid.field("cursor", "is not a cursor this service gave out") from None
             page_where += f" AND (o.region_code, o.id) > (${len(page_args) - 1}, ${len(page_args)})"
         page_args.append(limit + 1)
         rows = await conn.fetch(
@@ -112,7 +115,7 @@ async def add_mediator(principal: Principal, org_id: uuid.UUID, *, name: str, ph
     await get_org(principal, org_id)
     principal.require_admin()
     errors = Collector()
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
         errors.add("name", "must be 1 to 100 characters")
     if phone is not None and (not isinstance(phone, str) or not PHONE_RE.match(phone)):
         errors.add("phone", "must be a phone number of digits (and dashes)")

@@ -122,7 +122,7 @@ async def children(parent: str | None, *, within_prefix: str | None = None, limi
 
 async def create(*, code: str, name: str, level: str | None = None, conn=None) -> Region:
     code12 = canonical(code, "code")
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
         raise Invalid.field("name", "must be 1 to 100 characters")
     if level is None:
         level = derive_level(code12)
