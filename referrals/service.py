@@ -1,0 +1,558 @@
+"""诉调对接 rules, both ways.
+
+Mediation → court: `refer` (a litigation referral, 引导诉讼) and `confirmation` (司法确认)
+are dispute actions; their builders below check the court, the lifecycle decides, and the
+`referrals` row and its `referral.created` webhook are written by the subscriber
+(`referrals.subscribers`) in the dispute's transaction.
+
+Court → mediation: the court acknowledges and decides referrals addressed to it, and
+entrusts cases (委派/委托调解) to the organisations on its roster. Each of those is one
+transaction; a court POST with an `Idempotency-Key` runs inside the transaction that
+holds the key's row, so a repeat waits for the first and answers what it answered.
+
+Courts see parties in full on what is addressed to them; every such view is audited.
+Court writes are never held back by a frozen monthly report: the court's dates are facts
+the bureau's figures must follow, not mediator edits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from mediation import audit, clock, db, disputes, lifecycle, signals
+from mediation.access import Principal
+from mediation.codes import STATUSES
+from mediation.errors import Collector, Conflict, Forbidden, Invalid, NotFound
+from mediation.pagination import decode_cursor, encode_cursor
+from referrals import courts, outbox
+
+TEXT_MAX = disputes.TEXT_MAX
+CASE_NO_MAX = 100
+IDEMPOTENCY_KEY_MAX = 200
+
+REFERRAL_KINDS: dict[str, str] = {"litigation": "引导诉讼", "confirmation": "司法确认"}
+REFERRAL_STATUSES: dict[str, str] = {"pending": "待接收", "acknowledged": "已接收", "decided": "已决定"}
+DECISIONS: dict[str, dict[str, str]] = {
+    "litigation": {"filed": "已立案", "not_filed": "不予立案"},
+    "confirmation": {"confirmed": "确认有效", "rejected": "驳回申请"},
+}
+ENTRUSTMENT_KINDS: dict[str, str] = {"pre_filing": "委派调解(诉前)", "in_litigation": "委托调解(立案后)"}
+PROCEDURES: dict[str, str] = {"ordinary": "普通程序", "simple": "简易程序"}
+
+#: 委派调解 (pre-filing) ended with the 2025 rules: since then courts file first
+PRE_FILING_UNTIL = dt.datetime(2025, 1, 1, tzinfo=clock.TZ)
+#: the mediation limit a court's entrustment carries unless it sends its own deadline
+ENTRUSTMENT_LIMITS: dict[tuple[str, str | None], dt.timedelta] = {
+    ("pre_filing", None): dt.timedelta(days=30),
+    ("in_litigation", "ordinary"): dt.timedelta(days=15),
+    ("in_litigation", "simple"): dt.timedelta(days=7),
+}
+
+REFERRAL_COLUMNS = """r.id, r.dispute_id, r.court_id, r.kind, r.status, r.decision, r.court_case_no, r.reason,
+    r.note, r.created_at, r.acknowledged_at, r.decided_at"""
+ENTRUSTED_COLUMNS = f"{disputes.DISPUTE_COLUMNS}, d.entrustment_kind, d.entrustment_procedure"
+
+
+# ---------------------------------------------------------------- small checks
+
+def _text(errors: Collector, field: str, value: Any, *, max_len: int, required: bool) -> str | None:
+    if value is None:
+        if required:
+            errors.add(field, "is required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        errors.add(field, "must be a non-empty text")
+        return None
+    if len(value) > max_len:
+        errors.add(field, f"must be at most {max_len} characters")
+        return None
+    return value
+
+
+def _case_no(errors: Collector, field: str, value: Any, *, required: bool) -> str | None:
+    """Court case numbers are kept as the court sent them, e.g. (2026)川1325民初123号."""
+    text = _text(errors, field, value, max_len=CASE_NO_MAX, required=required)
+    return None if text is None else text.strip()
+
+
+def _code(errors: Collector, field: str, value: Any, codes: dict[str, str], *, required: bool) -> str | None:
+    if value is None:
+        if required:
+            errors.add(field, "is required")
+        return None
+    if value not in codes:
+        errors.add(field, f"must be one of {', '.join(codes)}")
+        return None
+    return value
+
+
+def _require_court(principal: Principal) -> uuid.UUID:
+    if principal.role != "court" or principal.court_id is None:
+        raise Forbidden("only a court acts on referrals and entrustments")
+    return principal.court_id
+
+
+# ---------------------------------------------------------------- mediation → court
+
+async def _court_field(conn: asyncpg.Connection, errors: Collector, value: Any) -> uuid.UUID | None:
+    if value is None:
+        errors.add("court_id", "is required")
+        return None
+    try:
+        court_id = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        errors.add("court_id", "must be an id")
+        return None
+    if not await conn.fetchval("SELECT 1 FROM courts WHERE id = $1", court_id):
+        errors.add("court_id", f"court {court_id} is not registered")
+        return None
+    return court_id
+
+
+async def build_refer(conn: asyncpg.Connection, data: Any, state: lifecycle.DisputeState) -> lifecycle.Refer:
+    """`POST /disputes/{id}/refer {court_id, reason}`: a litigation referral (引导诉讼)."""
+    errors = Collector()
+    court_id = await _court_field(conn, errors, getattr(data, "court_id", None))
+    reason = _text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX, required=True)
+    errors.raise_if_any()
+    return lifecycle.Refer(court_id=court_id, reason=reason, referral_id=uuid.uuid4())
+
+
+async def build_confirmation(conn: asyncpg.Connection, data: Any,
+                             state: lifecycle.DisputeState) -> lifecycle.ApplyConfirmation:
+    """`POST /disputes/{id}/confirmation {court_id}`: 司法确认. The 30-day window and the
+    one-pending rule are the lifecycle's; the dispute type never matters."""
+    errors = Collector()
+    court_id = await _court_field(conn, errors, getattr(data, "court_id", None))
+    errors.raise_if_any()
+    return lifecycle.ApplyConfirmation(court_id=court_id, referral_id=uuid.uuid4())
+
+
+async def open_referral(conn: asyncpg.Connection, event: signals.EventRecorded) -> uuid.UUID:
+    """The referral a `referred` / `confirmation_applied` event created, and its webhook.
+
+    The webhook is always enqueued: the worker holds it while the court has no URL or
+    its URL is disabled, so a URL set later still receives it."""
+    referral_id = uuid.UUID(str(event.detail["referral_id"]))
+    court_id = uuid.UUID(str(event.detail["court_id"]))
+    kind = "litigation" if event.kind == "referred" else "confirmation"
+    await conn.execute(
+        """INSERT INTO referrals (id, dispute_id, court_id, kind, status, reason, created_at)
+           VALUES ($1, $2, $3, $4, 'pending', $5, $6)""",
+        referral_id, event.dispute_id, court_id, kind, event.detail.get("reason"), event.at)
+    await outbox.enqueue(conn, court_id=court_id, event_type="referral.created", data={
+        "referral_id": referral_id, "dispute_id": event.dispute_id, "case_no": event.case_no,
+        "kind": kind, "status": "pending"})
+    return referral_id
+
+
+async def announce_conclusion(conn: asyncpg.Connection, event: signals.EventRecorded) -> None:
+    """An entrusted dispute ended (resolved, returned, withdrawn, rejected): 结案报告."""
+    await outbox.enqueue(conn, court_id=event.court_id, event_type="entrustment.concluded", data={
+        "dispute_id": event.dispute_id, "case_no": event.case_no, "court_case_no": event.court_case_no,
+        "status": event.status_after})
+
+
+# ---------------------------------------------------------------- views for the court
+
+async def _disputes_in_full(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Disputes with parties unmasked and their timelines, four queries for any number."""
+    if not ids:
+        return {}
+    rows = await conn.fetch(f"SELECT {ENTRUSTED_COLUMNS} FROM disputes d WHERE d.id = ANY($1::uuid[])", ids)
+    parties = await conn.fetch(
+        "SELECT * FROM dispute_parties WHERE dispute_id = ANY($1::uuid[]) ORDER BY dispute_id, position", ids)
+    events = await conn.fetch(
+        "SELECT * FROM dispute_events WHERE dispute_id = ANY($1::uuid[]) ORDER BY dispute_id, seq", ids)
+    refs = await conn.fetch(
+        "SELECT * FROM referrals WHERE dispute_id = ANY($1::uuid[]) ORDER BY created_at, id", ids)
+    grouped: dict[str, dict[uuid.UUID, list]] = {"p": {}, "e": {}, "r": {}}
+    for key, items in (("p", parties), ("e", events), ("r", refs)):
+        for item in items:
+            grouped[key].setdefault(item["dispute_id"], []).append(item)
+    out = {}
+    for row in rows:
+        view = disputes.dispute_dict(row, grouped["p"].get(row["id"], []), grouped["e"].get(row["id"], []),
+                                     grouped["r"].get(row["id"], ()), reveal=True)
+        view["court_id"] = row["court_id"]
+        if row["entrustment_kind"] is not None:
+            view["entrustment"] = {"kind": row["entrustment_kind"], "procedure": row["entrustment_procedure"]}
+        out[row["id"]] = view
+    return out
+
+
+async def _audit_reveals(conn: asyncpg.Connection, principal: Principal, items: list[tuple[uuid.UUID, dict]]) -> None:
+    """One `personal_data.reveal` entry per dispute shown in full (a list page too)."""
+    if items:
+        await conn.executemany(
+            "INSERT INTO audit_log (actor, action, entity, entity_id, dispute_id, detail) "
+            "VALUES ($1, 'personal_data.reveal', 'dispute', $2, $3, $4::jsonb)",
+            [(principal.actor, str(did), did, json.dumps(detail, ensure_ascii=False, default=str))
+             for did, detail in items])
+
+
+def _referral_view(r, dispute: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": r["id"], "kind": r["kind"], "court_id": r["court_id"], "status": r["status"],
+                           "created_at": clock.local(r["created_at"]), "dispute_id": r["dispute_id"]}
+    if r["reason"] is not None:
+        out["reason"] = r["reason"]
+    if r["acknowledged_at"] is not None:
+        out["acknowledged_at"] = clock.local(r["acknowledged_at"])
+    if r["decision"] is not None:
+        out["decision"] = r["decision"]
+        out["decided_at"] = clock.local(r["decided_at"])
+    if r["court_case_no"] is not None:
+        out["court_case_no"] = r["court_case_no"]
+    if r["note"] is not None:
+        out["note"] = r["note"]
+    out["dispute"] = dispute
+    return out
+
+
+async def _referral_views(conn: asyncpg.Connection, principal: Principal, rows: list) -> list[dict[str, Any]]:
+    full = await _disputes_in_full(conn, list(dict.fromkeys(r["dispute_id"] for r in rows)))
+    await _audit_reveals(conn, principal, [(r["dispute_id"], {"referral_id": r["id"]}) for r in rows])
+    return [_referral_view(r, full.get(r["dispute_id"])) for r in rows]
+
+
+async def _visible_referral(conn: asyncpg.Connection, principal: Principal, referral_id: uuid.UUID,
+                            *, lock: bool = False):
+    """The referral, when the caller may see it: its court (or an admin). Another court's
+    answers 404, exactly like one that does not exist."""
+    row = await conn.fetchrow(
+        f"SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE r.id = $1{' FOR UPDATE' if lock else ''}", referral_id)
+    if row is None or not (principal.is_admin or (principal.role == "court" and row["court_id"] == principal.court_id)):
+        raise NotFound(f"referral {referral_id} not found")
+    return row
+
+
+async def check_referral_access(principal: Principal, referral_id: uuid.UUID) -> None:
+    async with db.connection() as conn:
+        await _visible_referral(conn, principal, referral_id)
+
+
+async def get_referral(principal: Principal, referral_id: uuid.UUID) -> dict[str, Any]:
+    async with db.transaction() as conn:
+        row = await _visible_referral(conn, principal, referral_id)
+        return (await _referral_views(conn, principal, [row]))[0]
+
+
+async def list_referrals(principal: Principal, *, status: str | None = None, kind: str | None = None,
+                         court_id: uuid.UUID | None = None, limit: int = 50,
+                         cursor: str | None = None) -> dict[str, Any]:
+    """The referrals addressed to the calling court (an admin: every court's, or one's),
+    newest first, each with its dispute in full."""
+    errors = Collector()
+    _code(errors, "status", status, REFERRAL_STATUSES, required=False)
+    _code(errors, "kind", kind, REFERRAL_KINDS, required=False)
+    errors.raise_if_any()
+    args: list[Any] = []
+    conds = []
+    if principal.role == "court":
+        args.append(principal.court_id)
+        conds.append(f"r.court_id = ${len(args)}")
+    elif not principal.is_admin:
+        raise Forbidden("only courts read their referrals")
+    elif court_id is not None:
+        args.append(court_id)
+        conds.append(f"r.court_id = ${len(args)}")
+    for column, value in (("status", status), ("kind", kind)):
+        if value is not None:
+            args.append(value)
+            conds.append(f"r.{column} = ${len(args)}")
+    where = " AND ".join(conds) or "TRUE"
+    async with db.transaction() as conn:
+        total = await conn.fetchval(f"SELECT count(*) FROM referrals r WHERE {where}", *args)
+        page_args = list(args)
+        page_where = where
+        if cursor:
+            at, rid = decode_cursor(cursor, 2)
+            try:
+                page_args += [dt.datetime.fromisoformat(at), uuid.UUID(rid)]
+            except ValueError:
+                raise Invalid.field("cursor", "is not a cursor this service gave out") from None
+            page_where += f" AND (r.created_at, r.id) < (${len(page_args) - 1}, ${len(page_args)})"
+        page_args.append(limit + 1)
+        rows = await conn.fetch(
+            f"SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE {page_where} "
+            f"ORDER BY r.created_at DESC, r.id DESC LIMIT ${len(page_args)}", *page_args)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = await _referral_views(conn, principal, rows)
+    next_cursor = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None
+    return {"items": items, "total": total, "next_cursor": next_cursor}
+
+
+# ---------------------------------------------------------------- court → mediation: decisions
+
+async def _lock_dispute(conn: asyncpg.Connection, dispute_id: uuid.UUID):
+    return await conn.fetchrow(f"SELECT {disputes.DISPUTE_COLUMNS} FROM disputes d WHERE d.id = $1 FOR UPDATE",
+                               dispute_id)
+
+
+async def _state(conn: asyncpg.Connection, row) -> lifecycle.DisputeState:
+    pending = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM referrals WHERE dispute_id = $1 AND kind = 'confirmation' "
+        "AND status <> 'decided')", row["id"])
+    return disputes.state_from_row(row, pending_confirmation=pending)
+
+
+async def _locked(conn: asyncpg.Connection, principal: Principal, referral_id: uuid.UUID):
+    """Dispute first, then referral: the same order as dispute transitions take."""
+    ref = await _visible_referral(conn, principal, referral_id)
+    row = await _lock_dispute(conn, ref["dispute_id"])
+    ref = await _visible_referral(conn, principal, referral_id, lock=True)
+    return row, ref
+
+
+async def acknowledge(principal: Principal, referral_id: uuid.UUID, data: Any) -> dict[str, Any]:
+    """`POST /court/referrals/{id}/ack`: the court has received the referral (optional)."""
+    _require_court(principal)
+    errors = Collector()
+    court_case_no = _case_no(errors, "court_case_no", getattr(data, "court_case_no", None), required=False)
+    now = clock.now()
+    async with db.transaction() as conn:
+        await _visible_referral(conn, principal, referral_id)
+        errors.raise_if_any()
+        row, ref = await _locked(conn, principal, referral_id)
+        if ref["status"] != "pending":
+            raise Conflict(f"the referral is already {ref['status']}")
+        state = await _state(conn, row)
+        # a referral recorded a few minutes ahead (clock skew) is acknowledged no earlier
+        at = max(now, state.last_move_at)
+        event = lifecycle.decide(state, lifecycle.AcknowledgeReferral(referral_id=referral_id,
+                                                                      court_case_no=court_case_no), at=at, now=now)
+        await disputes.apply_event(conn, principal, row, state, event, actor=principal.actor)
+        ref = await conn.fetchrow(
+            f"""UPDATE referrals r SET status = 'acknowledged', acknowledged_at = $2,
+                    court_case_no = COALESCE($3, r.court_case_no)
+                WHERE r.id = $1 RETURNING {REFERRAL_COLUMNS}""", referral_id, at, court_case_no)
+        return (await _referral_views(conn, principal, [ref]))[0]
+
+
+async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> dict[str, Any]:
+    """`POST /court/referrals/{id}/decision`: filed / not_filed (litigation), confirmed /
+    rejected (confirmation), at the court's `decided_at`. A decision is final (409 again).
+
+    `court_case_no` may be left out when the acknowledgement already gave one."""
+    _require_court(principal)
+    errors = Collector()
+    decision = getattr(data, "decision", None)
+    court_case_no = _case_no(errors, "court_case_no", getattr(data, "court_case_no", None), required=False)
+    note = _text(errors, "note", getattr(data, "note", None), max_len=TEXT_MAX, required=False)
+    raw_at = getattr(data, "decided_at", None)
+    decided_at = None if raw_at is None else clock.aware(raw_at)
+    now = clock.now()
+    async with db.transaction() as conn:
+        ref = await _visible_referral(conn, principal, referral_id)
+        allowed = DECISIONS[ref["kind"]]
+        if decision is None:
+            errors.add("decision", "is required")
+        elif decision not in allowed:
+            errors.add("decision", f"a {ref['kind']} referral is decided {' or '.join(allowed)}")
+        if court_case_no is None and decision != "not_filed" and ref["court_case_no"] is None:
+            errors.add("court_case_no", "is required unless the decision is not_filed")
+        if decided_at is None:
+            errors.add("decided_at", "is required")
+        elif decided_at > now + lifecycle.CLOCK_SKEW:
+            errors.add("decided_at", "must not be in the future")
+        elif decided_at < ref["created_at"]:
+            errors.add("decided_at", "must not be before the referral was made "
+                       f"({clock.local(ref['created_at']).isoformat()})")
+        errors.raise_if_any()
+        row, ref = await _locked(conn, principal, referral_id)
+        if ref["status"] == "decided":
+            raise Conflict(f"the referral was already decided ({ref['decision']})")
+        state = await _state(conn, row)
+        case_no = court_case_no or ref["court_case_no"]
+        command = lifecycle.DecideReferral(referral_id=referral_id, referral_kind=ref["kind"], decision=decision,
+                                           court_case_no=case_no)
+        try:
+            event = lifecycle.decide(state, command, at=decided_at, now=now)
+        except Invalid as e:
+            raise Invalid([dataclasses.replace(f, field="decided_at") if f.field == "at" else f
+                           for f in e.errors]) from None
+        if note:
+            event = dataclasses.replace(event, detail={**event.detail, "note": note})
+        await disputes.apply_event(conn, principal, row, state, event, actor=principal.actor)
+        ref = await conn.fetchrow(
+            f"""UPDATE referrals r SET status = 'decided', decision = $2, court_case_no = $3, decided_at = $4,
+                    note = $5
+                WHERE r.id = $1 RETURNING {REFERRAL_COLUMNS}""", referral_id, decision, case_no, decided_at, note)
+        return (await _referral_views(conn, principal, [ref]))[0]
+
+
+# ---------------------------------------------------------------- court → mediation: entrustments
+
+def entrustment_limit(kind: str, procedure: str | None) -> dt.timedelta:
+    return ENTRUSTMENT_LIMITS[(kind, procedure if kind == "in_litigation" else None)]
+
+
+async def entrust(principal: Principal, data: Any) -> dict[str, Any]:
+    """`POST /court/entrustments`: a new dispute with `source = court_entrusted`, at an
+    organisation on the court's roster, first event `entrusted`."""
+    court_id = _require_court(principal)
+    errors = Collector()
+    court_case_no = _case_no(errors, "court_case_no", getattr(data, "court_case_no", None), required=True)
+    kind = _code(errors, "kind", getattr(data, "kind", None), ENTRUSTMENT_KINDS, required=True)
+    procedure = _code(errors, "procedure", getattr(data, "procedure", None), PROCEDURES, required=False)
+    if kind == "pre_filing" and procedure is not None:
+        errors.add("procedure", "applies only to in_litigation entrustments (委托调解)")
+    reg = None
+    try:
+        reg = disputes.validate_registration(data, court_entrusted=True)
+    except Invalid as e:
+        errors.errors.extend(e.errors)
+    if kind == "pre_filing":
+        raw = getattr(data, "registered_at", None)
+        received = clock.now() if raw is None else clock.aware(raw)
+        if received >= PRE_FILING_UNTIL:
+            errors.add("registered_at", "pre_filing (委派调解) is accepted only for cases received before "
+                       "2025-01-01; since then courts file first and entrust in_litigation")
+    errors.raise_if_any()
+    assert reg is not None and kind is not None
+    if kind == "in_litigation":
+        procedure = procedure or "ordinary"
+    reg = dataclasses.replace(reg, court_id=court_id, court_case_no=court_case_no)
+    async with db.transaction() as conn:
+        if not await courts.on_roster(conn, court_id, reg.org_id):
+            raise Invalid.field("org_id", "is not on the court's roster of invited mediation organisations "
+                                "(特邀调解组织名册)")
+        row = await disputes.insert_dispute(
+            conn, principal, reg, default_deadline=entrustment_limit(kind, procedure),
+            event_detail={"court_id": str(court_id), "court_case_no": court_case_no, "entrustment_kind": kind,
+                          "procedure": procedure})
+        await conn.execute("UPDATE disputes SET entrustment_kind = $2, entrustment_procedure = $3 WHERE id = $1",
+                           row["id"], kind, procedure)
+        await _audit_reveals(conn, principal, [(row["id"], {"entrustment": True})])
+        return (await _disputes_in_full(conn, [row["id"]]))[row["id"]]
+
+
+def _entrustment_view(row) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "dispute_id": row["id"], "case_no": row["case_no"], "court_case_no": row["court_case_no"],
+        "kind": row["entrustment_kind"], "procedure": row["entrustment_procedure"], "status": row["status"],
+        "org_id": row["org_id"], "registered_at": clock.local(row["registered_at"]),
+        "deadline": clock.local(row["deadline"]),
+    }
+    if row["concluded_at"] is not None:
+        out["concluded_at"] = clock.local(row["concluded_at"])
+    agreement = disputes.agreement_dict(row)
+    if agreement is not None:
+        out["agreement"] = agreement
+    return out
+
+
+def _entrustment_filter(principal: Principal, args: list) -> str:
+    if principal.role == "court":
+        args.append(principal.court_id)
+        return f"d.source = 'court_entrusted' AND d.court_id = ${len(args)}"
+    if principal.is_admin:
+        return "d.source = 'court_entrusted'"
+    raise Forbidden("only courts read their entrustments")
+
+
+async def get_entrustment(principal: Principal, dispute_id: uuid.UUID) -> dict[str, Any]:
+    """The result the mediation organisation reports back (结案报告): status, when it
+    ended, and the agreement if there is one."""
+    args: list[Any] = [dispute_id]
+    where = _entrustment_filter(principal, args)
+    async with db.connection() as conn:
+        row = await conn.fetchrow(f"SELECT {ENTRUSTED_COLUMNS} FROM disputes d WHERE d.id = $1 AND {where}", *args)
+    if row is None:
+        raise NotFound(f"entrustment {dispute_id} not found")
+    return _entrustment_view(row)
+
+
+async def list_entrustments(principal: Principal, *, status: str | None = None, limit: int = 50,
+                            cursor: str | None = None) -> dict[str, Any]:
+    errors = Collector()
+    _code(errors, "status", status, STATUSES, required=False)
+    errors.raise_if_any()
+    args: list[Any] = []
+    where = _entrustment_filter(principal, args)
+    if status is not None:
+        args.append(status)
+        where += f" AND d.status = ${len(args)}"
+    async with db.connection() as conn:
+        total = await conn.fetchval(f"SELECT count(*) FROM disputes d WHERE {where}", *args)
+        page_args = list(args)
+        page_where = where
+        if cursor:
+            at, did = decode_cursor(cursor, 2)
+            try:
+                page_args += [dt.datetime.fromisoformat(at), uuid.UUID(did)]
+            except ValueError:
+                raise Invalid.field("cursor", "is not a cursor this service gave out") from None
+            page_where += f" AND (d.registered_at, d.id) < (${len(page_args) - 1}, ${len(page_args)})"
+        page_args.append(limit + 1)
+        rows = await conn.fetch(
+            f"SELECT {ENTRUSTED_COLUMNS} FROM disputes d WHERE {page_where} "
+            f"ORDER BY d.registered_at DESC, d.id DESC LIMIT ${len(page_args)}", *page_args)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1]["registered_at"].isoformat(), rows[-1]["id"]) if more else None
+    return {"items": [_entrustment_view(r) for r in rows], "total": total, "next_cursor": next_cursor}
+
+
+# ---------------------------------------------------------------- idempotency of court POSTs
+
+def request_fingerprint(route: str, body: bytes) -> str:
+    """What "the same request" means: the same endpoint and the same JSON, compared
+    canonically (key order and spacing do not matter)."""
+    try:
+        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False)
+    except (ValueError, UnicodeDecodeError):
+        canonical = body.decode("utf-8", "replace")
+    return hashlib.sha256(f"{route}\n{canonical}".encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    replayed: bool = False
+
+
+async def idempotent(principal: Principal, key: str | None, fingerprint: str,
+                     run: Callable[[], Awaitable[Any]], *, status: int) -> Answer:
+    """Run a court POST at most once per `Idempotency-Key`.
+
+    The key's row is inserted first, in the transaction that does the work: a concurrent
+    repeat's INSERT waits on that row until the first commits (then finds the answer)
+    or rolls back (then does the work itself). A refused request stores nothing, like
+    every refusal; the stored answer is the JSON the first caller received."""
+    court_id = _require_court(principal)
+    if key is None:
+        return Answer(status, await run())
+    if not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
+        raise Invalid.field("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters")
+    async with db.transaction() as conn:
+        mine = await conn.fetchval(
+            "INSERT INTO idempotency_keys (court_id, key, request_hash) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING RETURNING 1", court_id, key, fingerprint)
+        if not mine:
+            stored = await conn.fetchrow(
+                "SELECT request_hash, status_code, response::text AS response FROM idempotency_keys "
+                "WHERE court_id = $1 AND key = $2", court_id, key)
+            if stored is None or stored["status_code"] is None:
+                raise Conflict("a request with this Idempotency-Key is still being processed; retry")
+            if stored["request_hash"] != fingerprint:
+                raise Conflict("this Idempotency-Key was used with a different request; use a new key")
+            return Answer(stored["status_code"], json.loads(stored["response"]), replayed=True)
+        body = await run()
+        stored_text = await conn.fetchval(
+            "UPDATE idempotency_keys SET status_code = $3, response = $4::jsonb WHERE court_id = $1 AND key = $2 "
+            "RETURNING response::text", court_id, key, status, msgspec.json.encode(body).decode())
+        # answer the stored form, so the first answer and every repeat are the same bytes
+        return Answer(status, json.loads(stored_text))
