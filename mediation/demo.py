@@ -252,17 +252,21 @@ SUMMARIES = {
                           "{a}与{b}因翻建房屋占用对方宅基地发生纠纷"),
     "land_forest": ("{a}与{b}因{place}承包地边界发生纠纷", "{a}与{b}因山林权属及林木砍伐发生纠纷",
                     "{a}与{b}因土地流转租金支付发生纠纷"),
-    "damages": ("{a}被{b}驾驶的三轮车撞伤，双方就医疗费赔偿发生纠纷", "{a}与{b}因打架致伤，就医疗费、误工费赔偿发生纠纷",
-                "{b}施工时损坏{a}房屋，双方就赔偿发生纠纷"),
-    "contract": ("{a}与{b}因房屋装修工程款结算发生合同纠纷", "{a}与{b}因借款到期未还发生纠纷", "{a}与{b}因农产品购销货款发生纠纷"),
+    "damages": ("{a}被{b}驾驶的三轮车撞伤，双方就医疗费赔偿发生纠纷",
+                "{a}与{b}因打架致伤，就医疗费、误工费赔偿发生纠纷", "{b}施工时损坏{a}房屋，双方就赔偿发生纠纷"),
+    "contract": ("{a}与{b}因房屋装修工程款结算发生合同纠纷", "{a}与{b}因借款到期未还发生纠纷",
+                 "{a}与{b}因农产品购销货款发生纠纷"),
     "labor": ("{a}等在{b}务工，因工资被拖欠发生劳动争议", "{a}在{b}务工期间受伤，就工伤待遇发生纠纷",
               "{a}与{b}因解除劳动关系经济补偿发生争议"),
     "production_business": ("{a}与{b}因合伙养殖经营利润分配发生纠纷", "{a}与{b}因农资质量导致减产发生纠纷"),
-    "traffic": ("{a}与{b}在{place}村道发生交通事故，就损害赔偿发生纠纷", "{b}驾驶车辆与{a}驾驶的摩托车相撞，双方就赔偿发生纠纷"),
+    "traffic": ("{a}与{b}在{place}村道发生交通事故，就损害赔偿发生纠纷",
+                "{b}驾驶车辆与{a}驾驶的摩托车相撞，双方就赔偿发生纠纷"),
     "medical": ("{a}在{b}就诊后病情加重，认为存在医疗过错发生医疗纠纷", "{a}家属对{b}手术后果不满，要求赔偿"),
-    "land_requisition": ("{a}等村民对{place}征地补偿款分配有异议，与{b}发生纠纷", "{a}与{b}因房屋拆迁安置补偿标准发生纠纷"),
+    "land_requisition": ("{a}等村民对{place}征地补偿款分配有异议，与{b}发生纠纷",
+                         "{a}与{b}因房屋拆迁安置补偿标准发生纠纷"),
     "consumer": ("{a}在{b}购买的电器出现质量问题，要求退换发生纠纷", "{a}与{b}因预付卡退款发生消费纠纷"),
-    "property_management": ("{a}等业主与{b}因物业服务质量及物业费收取发生纠纷", "{a}与{b}因小区停车位管理发生纠纷"),
+    "property_management": ("{a}等业主与{b}因物业服务质量及物业费收取发生纠纷",
+                            "{a}与{b}因小区停车位管理发生纠纷"),
     "environment": ("{a}等村民反映{b}排放的污水影响稻田，要求赔偿", "{a}与{b}因养殖场异味噪声扰民发生纠纷"),
     "other": ("{a}与{b}因红白喜事借用场地发生纠纷", "{a}与{b}因网络言语争执发生纠纷"),
 }
@@ -271,9 +275,10 @@ TERMS_MONEY = ("{b}于{due}前一次性支付{a}{amount}元，双方就此纠纷
                "经协商，{b}赔偿{a}各项损失共计{amount}元，于{due}前履行完毕。")
 TERMS_PLAIN = ("双方同意按原有界址为准，{b}拆除越界部分，今后和睦相处。", "{b}当面向{a}赔礼道歉，双方握手言和。",
                "双方约定共同承担相应义务，按协议内容自行履行。", "双方互谅互让，{b}于一周内整改完毕，{a}不再追究。")
-SESSION_NOTES = ("召集双方当事人到场，听取陈述并核实情况", "释法说理，引导双方互谅互让", "实地查看现场，背靠背做双方工作",
-                 "邀请村组干部及亲友参与调解，双方初步形成意向", "电话联系双方，进一步沟通赔偿数额")
-ESCALATE_REASONS = ("村调委会调解未果，涉及金额较大，报请上级调委会调解", "纠纷涉及多方利益，本级难以化解，申请上移",
+SESSION_NOTES = ("召集双方当事人到场，听取陈述并核实情况", "释法说理，引导双方互谅互让",
+                 "实地查看现场，背靠背做双方工作", "邀请村组干部及亲友参与调解，双方初步形成意向",
+                 "电话联系双方，进一步沟通赔偿数额")
+ESCALATE_REASONS = ("本级调委会调解未果，涉及金额较大，报请上级调委会调解", "纠纷涉及多方利益，本级难以化解，申请上移",
                     "双方分歧较大，经两次调解未果，报请上级调解")
 ASSIGN_REASONS = ("按属地管理原则分流交办属地调委会调解", "纠纷发生地调委会熟悉情况，交办属地化解")
 FAIL_REASONS = ("双方分歧较大，经多次调解未能达成一致", "被申请人拒不接受调解方案，调解终止",
@@ -561,21 +566,30 @@ async def _ensure_regions(vills: list[Village]) -> int:
 async def _ensure_orgs(specs: list[OrgSpec], progress: Progress) -> tuple[int, int]:
     """Create the committees that are missing and give the new ones their mediators."""
     async with db.connection() as conn:
-        rows = await conn.fetch("SELECT id, name, region_code FROM orgs WHERE county_code = $1", COUNTY)
-    existing = {(r["name"], r["region_code"]) for r in rows}
-    todo = [s for s in specs if (s.name, s.region_code) not in existing]
-    created_mediators = 0
+        rows = await conn.fetch(
+            """SELECT o.id, o.name, o.region_code, EXISTS (SELECT 1 FROM mediators m WHERE m.org_id = o.id AND m.active)
+                      AS staffed
+               FROM orgs o WHERE o.county_code = $1""", COUNTY)
+    existing = {(r["name"], r["region_code"]): r for r in rows}
+    todo = [s for s in specs if (s.name, s.region_code) not in existing
+            or not existing[(s.name, s.region_code)]["staffed"]]
+    created_orgs = created_mediators = 0
 
     async def create(spec: OrgSpec) -> None:
-        nonlocal created_mediators
-        org = await orgs.create_org(PRINCIPAL, name=spec.name, tier=spec.tier, kind=spec.kind,
-                                    region_code=spec.region_code)
+        nonlocal created_orgs, created_mediators
+        found = existing.get((spec.name, spec.region_code))
+        if found is None:
+            org_id = (await orgs.create_org(PRINCIPAL, name=spec.name, tier=spec.tier, kind=spec.kind,
+                                            region_code=spec.region_code))["id"]
+            created_orgs += 1
+        else:
+            org_id = found["id"]     # there, but nobody to mediate (an interrupted load)
         for name, tel in mediator_specs(spec):
-            await orgs.add_mediator(PRINCIPAL, org["id"], name=name, phone=tel)
+            await orgs.add_mediator(PRINCIPAL, org_id, name=name, phone=tel)
             created_mediators += 1
 
     await _gather_limited(todo, create, limit=CONCURRENCY, progress=progress, label="调解组织")
-    return len(todo), created_mediators
+    return created_orgs, created_mediators
 
 
 async def directory(scale: float = 1.0) -> Directory:

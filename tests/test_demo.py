@@ -107,7 +107,7 @@ def test_plans_never_come_from_a_court_and_never_act_after_now():
         assert NOW - dt.timedelta(days=366) < p.registration.registered_at < NOW
         assert 1 <= len(p.registration.parties) <= 4
         assert p.registration.occurred_on <= p.registration.registered_at.astimezone(clock.TZ).date()
-        for action, data in p.steps:
+        for _, data in p.steps:
             for key in ("at", "held_at", "checked_at"):
                 if getattr(data, key, None) is not None:
                     assert p.registration.registered_at <= getattr(data, key) < NOW
@@ -143,7 +143,7 @@ async def test_small_load_builds_the_county_through_the_services(pool, frozen):
                          "village_committee": SMALL_VILLAGES}
         assert await conn.fetchval(
             "SELECT count(*) FROM orgs o WHERE NOT EXISTS (SELECT 1 FROM regions r WHERE r.code = o.region_code "
-            "AND r.level = CASE o.tier WHEN 'village' THEN 'village' WHEN 'township' THEN 'township' ELSE 'county' END)") == 0
+            "AND r.level = o.tier)") == 0                                 # each org sits in a region of its tier
         per_org = [r["n"] for r in await conn.fetch("SELECT count(*) AS n FROM mediators GROUP BY org_id")]
         assert len(per_org) == SMALL_ORGS and min(per_org) >= 3 and max(per_org) <= 9
         assert await conn.fetchval("SELECT count(*) FROM orgs WHERE name = '太平镇人民调解委员会' "
@@ -227,6 +227,21 @@ async def test_load_completes_what_is_missing_but_never_adds_disputes_twice(pool
     grown = await counts()
     assert (grown["villages"], grown["orgs"], grown["mediators"]) == (SMALL_VILLAGES, SMALL_ORGS, SMALL_MEDIATORS)
     assert grown["disputes"] == 60 and grown["events"] == small["events"]
+
+
+async def test_load_adopts_an_existing_committee_and_staffs_it_when_it_has_no_mediators(pool, frozen):
+    from mediation import orgs, regions
+
+    await regions.import_county("511325")
+    mine = await orgs.create_org(SYSTEM, name="太平镇人民调解委员会", tier="township", kind="township_committee",
+                                 region_code="511325101000")
+    await demo.load(scale=0.02)
+    c = await counts()
+    assert (c["orgs"], c["mediators"], c["disputes"]) == (50, 294, 60)
+    spec = next(s for s in demo.org_specs(demo.villages(0.02)) if s.key == "township:511325101000")
+    async with db.connection() as conn:
+        names = {r["name"] for r in await conn.fetch("SELECT name FROM mediators WHERE org_id = $1", mine["id"])}
+    assert names == {n for n, _ in demo.mediator_specs(spec)}
 
 
 async def test_load_if_empty_loads_only_into_a_database_without_disputes(pool, frozen):
