@@ -12,12 +12,14 @@ import structlog
 
 # 18-character resident IDs / credit codes, and mainland mobile or landline numbers
 _ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{17}[0-9A-Z](?![0-9A-Za-z])")
+_RESIDENT_ID_RE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")  # also after letters, lowercase x too
 _ID15_RE = re.compile(r"(?<![0-9])[0-9]{15}(?![0-9])")
 _PHONE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){2}(?![0-9])|(?<![0-9])0[0-9]{2,3}-?[0-9]{7,8}(?![0-9])")
 REDACTED = "[redacted]"
 
 
 def redact_text(text: str) -> str:
+    text = _RESIDENT_ID_RE.sub(REDACTED, text)
     text = _ID_RE.sub(lambda m: REDACTED if any(c.isdigit() for c in m.group()) and sum(c.isdigit() for c in m.group()) >= 8 else m.group(), text)
     text = _ID15_RE.sub(REDACTED, text)
     return _PHONE_RE.sub(REDACTED, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.parse
 import uuid
 
 import structlog
@@ -31,7 +32,8 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
         finally:
             status = scope["state"].get("response_status", 500)
-            query = scope.get("query_string", b"").decode("utf-8", "replace")
+            # decoded first: `%E5%BC%A0` + an ID number would otherwise hide it from the patterns
+            query = urllib.parse.unquote_plus(scope.get("query_string", b"").decode("utf-8", "replace"))
             log.info("request", method=scope["method"], path=scope["path"],
                      query=redact_text(query) if query else None, status=status,
                      ms=round((time.perf_counter() - started) * 1000, 1))
