@@ -359,7 +359,8 @@ async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> dic
             errors.add("decision", "is required")
         elif decision not in allowed:
             errors.add("decision", f"a {ref['kind']} referral is decided {' or '.join(allowed)}")
-        if court_case_no is None and decision != "not_filed" and ref["court_case_no"] is None:
+        if (getattr(data, "court_case_no", None) is None and decision != "not_filed"
+                and ref["court_case_no"] is None):
             errors.add("court_case_no", "is required unless the decision is not_filed")
         if decided_at is None:
             errors.add("decided_at", "is required")
