@@ -37,6 +37,10 @@ def api_handlers() -> list[Any]:
         from referrals.routes import ROUTE_HANDLERS  # the court side, when installed
 
         handlers.extend(ROUTE_HANDLERS)
+    with contextlib.suppress(ImportError):
+        from referrals.delivery_routes import DELIVERY_HANDLERS  # the webhook deliveries admin API
+
+        handlers.extend(DELIVERY_HANDLERS)
     return handlers
 
 

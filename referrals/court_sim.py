@@ -50,6 +50,7 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering (past the sender's timeout = a hang)
     hold: threading.Event | None = None  # answer only once this is set (or the receiver stops)
     body: bytes = b""
+    drop: bool = False  # close the connection without answering
 
 
 Behaviour = Callable[[Received], Reply]
@@ -191,13 +192,18 @@ class Receiver:
                 if reply.hold is not None:
                     while not reply.hold.wait(0.05) and not self._stopped.is_set():
                         pass
-            if 200 <= reply.status < 300:
+            if 200 <= reply.status < 300 and not reply.drop:
                 with self._lock:
                     self._answered.setdefault(key, (received.attempt, time.time()))
             if self.on_request is not None:
                 self.on_request(received, reply)
-            with contextlib.suppress(OSError):
-                handler._answer(reply)
+            if reply.drop:
+                handler.close_connection = True
+                with contextlib.suppress(OSError):
+                    handler.connection.shutdown(2)  # socket.SHUT_RDWR
+            else:
+                with contextlib.suppress(OSError):
+                    handler._answer(reply)
         finally:
             with self._lock:
                 self._in_flight[key] -= 1

@@ -1,0 +1,556 @@
+"""The webhook delivery worker: takes due rows off `webhook_outbox` and POSTs them to the
+courts, signed per Standard Webhooks.
+
+How it stays safe with many workers on many machines:
+
+- A claim is one short statement (`SELECT … FOR UPDATE SKIP LOCKED` inside an UPDATE that
+  sets a lease `locked_until` and `locked_by`), committed before any HTTP is sent; two
+  workers never claim the same row while its lease runs.
+- HTTP happens outside any transaction, bounded by a total timeout shorter than the lease.
+- Every result is written only `WHERE locked_by = <this worker>`: a worker whose lease ran
+  out (it stalled, its row was claimed again) cannot overwrite the newer result.
+- A worker that dies leaves leases behind; the rows are due again when they expire. So a
+  court may see an event twice (at least once, always the same `webhook-id`), never zero
+  times.
+
+It wakes on `LISTEN tiaojie_outbox` (a dedicated connection that reconnects by itself), so
+delivery follows commit within a second, and polls as a fallback: every `poll_interval`
+seconds, and exactly when the next row is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import email.utils
+import os
+import random
+import signal
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+import httpx
+import structlog
+
+from mediation import clock as _clock
+from mediation import db
+from mediation.errors import Conflict, Invalid, NotFound
+from mediation.pagination import decode_cursor, encode_cursor
+from referrals import signing
+from referrals.outbox import NOTIFY_CHANNEL
+
+log = structlog.get_logger("tiaojie.worker")
+
+# gaps between attempts (seconds): the first attempt at once, then 5 s, 5 min, 30 min,
+# 2 h, 5 h, 10 h, 14 h, 20 h and 24 h — about three days — then dead
+DEFAULT_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+DEFAULT_LEASE_SECONDS = 30.0
+DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_POLL_SECONDS = 1.0
+DEFAULT_CONCURRENCY = 32
+DEFAULT_JITTER = 0.10  # a gap grows by 0–10 %, never shrinks
+MAX_RETRY_AFTER_SECONDS = 86400.0  # no receiver parks an event for longer than the longest gap
+MAX_RESPONSE_BYTES = 64 * 1024
+MAX_ERROR_CHARS = 300
+STATUSES = ("pending", "delivered", "dead")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSettings:
+    schedule: tuple[float, ...] = DEFAULT_SCHEDULE
+    lease: float = DEFAULT_LEASE_SECONDS
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    poll_interval: float = DEFAULT_POLL_SECONDS
+    concurrency: int = DEFAULT_CONCURRENCY
+    jitter: float = DEFAULT_JITTER
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> WorkerSettings:
+        """`TIAOJIE_WORKER_SCHEDULE` (comma-separated gaps in seconds),
+        `TIAOJIE_WORKER_LEASE_SECONDS`, `…_TIMEOUT_SECONDS`, `…_POLL_SECONDS`,
+        `TIAOJIE_WORKER_CONCURRENCY`, `TIAOJIE_WORKER_JITTER` (a fraction). Meant for tests and
+        benchmarks; the defaults are the contract."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if env.get("TIAOJIE_WORKER_SCHEDULE"):
+            values["schedule"] = tuple(float(x) for x in env["TIAOJIE_WORKER_SCHEDULE"].split(",") if x.strip())
+        for field, name, kind in (("lease", "LEASE_SECONDS", float), ("timeout", "TIMEOUT_SECONDS", float),
+                                  ("poll_interval", "POLL_SECONDS", float), ("concurrency", "CONCURRENCY", int),
+                                  ("jitter", "JITTER", float)):
+            if env.get(f"TIAOJIE_WORKER_{name}"):
+                values[field] = kind(env[f"TIAOJIE_WORKER_{name}"])
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    id: str
+    court_id: uuid.UUID
+    url: str
+    body: bytes
+    attempts: int  # before this one
+    secrets: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    kind: str  # delivered | gone | failed
+    status: int | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds, from the receiver's Retry-After
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime) -> float | None:
+    """`Retry-After` is either delay-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _dsn() -> str:
+    from mediation.piccolo_conf import DB
+
+    dsn = (DB.config or {}).get("dsn")
+    if not dsn:
+        raise RuntimeError("the database is not configured")
+    return dsn
+
+
+_CLAIM = """
+WITH due AS (
+    SELECT o.id
+    FROM webhook_outbox o
+    JOIN courts c ON c.id = o.court_id
+    WHERE o.status = 'pending'
+      AND o.next_attempt_at <= $1
+      AND (o.locked_until IS NULL OR o.locked_until < $1)
+      AND c.webhook_url IS NOT NULL AND c.webhook_url <> ''
+      AND c.webhook_disabled_at IS NULL
+      AND EXISTS (SELECT 1 FROM court_secrets s
+                  WHERE s.court_id = c.id AND (s.expires_at IS NULL OR s.expires_at > $1))
+    ORDER BY o.next_attempt_at
+    LIMIT $2
+    FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE webhook_outbox o
+SET locked_until = $1 + make_interval(secs => $3), locked_by = $4
+FROM due, courts c
+WHERE o.id = due.id AND c.id = o.court_id
+RETURNING o.id, o.court_id, o.payload::text AS body, o.attempts, c.webhook_url
+"""
+
+# when the next row becomes claimable, so an idle worker sleeps exactly that long
+_NEXT_DUE = """
+SELECT min(greatest(o.next_attempt_at, coalesce(o.locked_until, o.next_attempt_at)))
+FROM webhook_outbox o
+JOIN courts c ON c.id = o.court_id
+WHERE o.status = 'pending' AND c.webhook_url IS NOT NULL AND c.webhook_url <> ''
+  AND c.webhook_disabled_at IS NULL
+"""
+
+
+class Worker:
+    """One delivery worker. Everything that shapes time is injectable: `schedule` (the
+    gaps), `clock` (a callable answering an aware datetime), `lease`, `timeout`,
+    `poll_interval`; so is the `http` client (an `httpx.AsyncClient`) and the id."""
+
+    def __init__(self, *, pool: asyncpg.Pool | None = None, dsn: str | None = None,
+                 settings: WorkerSettings | None = None, schedule: Sequence[float] | None = None,
+                 clock: Callable[[], dt.datetime] | None = None, http: httpx.AsyncClient | None = None,
+                 worker_id: str | None = None, lease: float | None = None, timeout: float | None = None,
+                 poll_interval: float | None = None, concurrency: int | None = None,
+                 jitter: float | None = None, rng: random.Random | None = None, listen: bool = True) -> None:
+        s = settings or WorkerSettings()
+        self.schedule = tuple(float(x) for x in (schedule if schedule is not None else s.schedule))
+        self.lease = float(lease if lease is not None else s.lease)
+        self.timeout = float(timeout if timeout is not None else s.timeout)
+        self.poll_interval = float(poll_interval if poll_interval is not None else s.poll_interval)
+        self.concurrency = int(concurrency if concurrency is not None else s.concurrency)
+        self.jitter = float(jitter if jitter is not None else s.jitter)
+        if len(self.schedule) < 1 or any(g < 0 for g in self.schedule):
+            raise ValueError("the schedule needs at least one gap, none negative")
+        if self.lease <= self.timeout:
+            raise ValueError("the lease must outlast the HTTP timeout, or a slow send could be claimed twice")
+        if self.concurrency < 1 or self.jitter < 0:
+            raise ValueError("concurrency must be ≥ 1 and jitter ≥ 0")
+        self.clock = clock or _clock.now
+        self.id = worker_id or default_worker_id()
+        self._pool = pool
+        self._dsn = dsn
+        self._http = http
+        self._own_http = http is None
+        self._rng = rng or random.Random()
+        self._listen = listen
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._in_flight: set[asyncio.Task] = set()
+        self._loop_task: asyncio.Task | None = None
+        self._listen_task: asyncio.Task | None = None
+        self.listening = asyncio.Event()  # set while the LISTEN connection is up (tests wait on it)
+        self.listen_pid: int | None = None  # its server process id
+        self._log = log.bind(worker=self.id)
+
+    # -- life cycle
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool or db.pool()
+
+    async def start(self) -> Worker:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False,
+                limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
+                headers={"user-agent": "tiaojie-webhooks/1"})
+        if self._listen:
+            self._listen_task = asyncio.create_task(self._listen_forever(), name="tiaojie-outbox-listen")
+        self._loop_task = asyncio.create_task(self._run(), name="tiaojie-outbox-worker")
+        self._log.info("worker.started", concurrency=self.concurrency, lease=self.lease, timeout=self.timeout,
+                       schedule=list(self.schedule))
+        return self
+
+    async def stop(self) -> None:
+        """Stop claiming, let the sends in flight finish (each ends within the timeout),
+        and hand back any lease still held so another worker need not wait for it."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._loop_task
+        if self._in_flight:
+            _done, pending = await asyncio.wait(set(self._in_flight), timeout=self.timeout + 1)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        if self._listen_task is not None:
+            self._listen_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listen_task
+        with contextlib.suppress(Exception):
+            async with self.pool.acquire() as conn:
+                await conn.execute("UPDATE webhook_outbox SET locked_until = NULL, locked_by = NULL "
+                                   "WHERE locked_by = $1 AND status = 'pending'", self.id)
+        if self._own_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        self._log.info("worker.stopped")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the loop
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._wake.clear()
+            free = self.concurrency - len(self._in_flight)
+            try:
+                claimed = await self._claim(free) if free > 0 else 0
+                failures = 0
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as e:
+                failures += 1
+                self._log.warning("worker.claim_failed", error=type(e).__name__)
+                await self._sleep(min(5.0, 0.2 * 2 ** min(failures, 5)))
+                continue
+            if self._stopping:
+                break
+            if free > 0 and claimed == free:
+                continue  # there may be more due right now
+            await self._sleep(await self._idle_wait() if free > 0 else self.poll_interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
+
+    async def _idle_wait(self) -> float:
+        try:
+            async with self.pool.acquire() as conn:
+                next_due = await conn.fetchval(_NEXT_DUE)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+            return self.poll_interval
+        if next_due is None:
+            return self.poll_interval
+        # a hair late rather than early, so the row is due when we look
+        return min(self.poll_interval, max(0.0, (next_due - self.clock()).total_seconds()) + 0.005)
+
+    async def _claim(self, limit: int) -> int:
+        now = self.clock()
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(_CLAIM, now, limit, self.lease, self.id)
+            if not rows:
+                return 0
+            secret_rows = await conn.fetch(
+                "SELECT court_id, secret FROM court_secrets WHERE court_id = ANY($1::uuid[]) "
+                "AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC",
+                list({r["court_id"] for r in rows}), now)
+        secrets: dict[uuid.UUID, list[str]] = {}
+        for s in secret_rows:
+            secrets.setdefault(s["court_id"], []).append(s["secret"])
+        for r in rows:
+            job = Job(id=r["id"], court_id=r["court_id"], url=r["webhook_url"], body=r["body"].encode(),
+                      attempts=r["attempts"], secrets=tuple(secrets.get(r["court_id"], ())))
+            task = asyncio.create_task(self._deliver(job), name=f"deliver-{job.id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+        return len(rows)
+
+    def _done(self, task: asyncio.Task) -> None:
+        saturated = len(self._in_flight) >= self.concurrency
+        self._in_flight.discard(task)
+        if saturated:
+            self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error("worker.deliver_crashed", error=repr(task.exception()))
+
+    async def run_once(self) -> int:
+        """Claim what is due now, send it and record the results; the number sent. For
+        tests and one-shot use (no LISTEN, no loop)."""
+        if self._http is None:
+            await self.start_http_only()
+        claimed = await self._claim(self.concurrency)
+        if self._in_flight:
+            await asyncio.gather(*set(self._in_flight), return_exceptions=True)
+        return claimed
+
+    async def start_http_only(self) -> None:
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), follow_redirects=False,
+                                       trust_env=False, headers={"user-agent": "tiaojie-webhooks/1"})
+
+    # -- one delivery
+
+    async def send(self, job: Job) -> Outcome:
+        if not job.secrets:
+            return Outcome("failed", error="no current signing secret")
+        now = self.clock()
+        headers = signing.headers(job.id, int(now.timestamp()), job.body, job.secrets)
+        assert self._http is not None
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self._http.stream("POST", job.url, content=job.body, headers=headers) as resp:
+                    read = 0
+                    async for chunk in resp.aiter_raw():
+                        read += len(chunk)
+                        if read > MAX_RESPONSE_BYTES:
+                            break
+        except (TimeoutError, httpx.TimeoutException):
+            return Outcome("failed", error=f"no answer within {self.timeout:g} s")
+        except httpx.HTTPError as e:
+            return Outcome("failed", error=f"{type(e).__name__}: {e}"[:MAX_ERROR_CHARS])
+        except (OSError, ValueError) as e:
+            return Outcome("failed", error=f"{type(e).__name__}: {e}"[:MAX_ERROR_CHARS])
+        status = resp.status_code
+        if 200 <= status < 300:
+            return Outcome("delivered", status=status)
+        if status == 410:
+            return Outcome("gone", status=status, error="HTTP 410 Gone: the court's webhook is disabled")
+        note = " (redirects are not followed)" if 300 <= status < 400 else ""
+        return Outcome("failed", status=status, error=f"HTTP {status}{note}",
+                       retry_after=retry_after_seconds(resp.headers.get("retry-after"), self.clock()))
+
+    def next_delay(self, attempts: int, retry_after: float | None = None) -> float | None:
+        """Seconds until the next attempt after `attempts` failed ones, or None when the
+        schedule is spent (dead). Jitter only lengthens; a Retry-After later than the
+        schedule wins (capped at a day, so no receiver parks an event for ever)."""
+        if attempts >= len(self.schedule):
+            return None
+        gap = self.schedule[attempts]
+        delay = gap * (1 + self._rng.uniform(0, self.jitter))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+        return delay
+
+    async def _deliver(self, job: Job) -> None:
+        outcome = await self.send(job)
+        try:
+            await self._record(job, outcome)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as e:
+            # the lease runs out and the row is sent again: at least once, same webhook-id
+            self._log.warning("worker.record_failed", message_id=job.id, error=type(e).__name__)
+
+    async def _record(self, job: Job, outcome: Outcome) -> None:
+        now = self.clock()
+        attempt = job.attempts + 1
+        fields = dict(message_id=job.id, court_id=str(job.court_id), attempt=attempt, status=outcome.status)
+        async with self.pool.acquire() as conn:
+            if outcome.kind == "delivered":
+                done = await conn.execute(
+                    "UPDATE webhook_outbox SET status = 'delivered', delivered_at = $3, attempts = attempts + 1, "
+                    "last_status = $4, last_error = NULL, locked_until = NULL, locked_by = NULL "
+                    "WHERE id = $1 AND locked_by = $2 AND status = 'pending'", job.id, self.id, now, outcome.status)
+                self._log.debug("webhook.delivered", **fields, stale=done.endswith(" 0"))
+                return
+            if outcome.kind == "gone":
+                # not an attempt against the schedule: the court told us to stop, the event
+                # waits (due at once) until an admin sets a URL again
+                async with conn.transaction():
+                    mine = await conn.execute(
+                        "UPDATE webhook_outbox SET last_status = 410, last_error = $3, next_attempt_at = $4, "
+                        "locked_until = NULL, locked_by = NULL WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
+                        job.id, self.id, outcome.error, now)
+                    if not mine.endswith(" 0"):
+                        await conn.execute(
+                            "UPDATE courts SET webhook_disabled_at = $2 WHERE id = $1 AND webhook_url = $3 "
+                            "AND webhook_disabled_at IS NULL", job.court_id, now, job.url)
+                self._log.warning("webhook.gone_court_disabled", **fields)
+                return
+            delay = self.next_delay(attempt, outcome.retry_after)
+            if delay is None:
+                await conn.execute(
+                    "UPDATE webhook_outbox SET status = 'dead', dead_at = $3, attempts = attempts + 1, "
+                    "last_status = $4, last_error = $5, locked_until = NULL, locked_by = NULL "
+                    "WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
+                    job.id, self.id, now, outcome.status, outcome.error)
+                self._log.warning("webhook.dead", **fields, error=outcome.error)
+                return
+            next_at = now + dt.timedelta(seconds=delay)
+            await conn.execute(
+                "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $3, last_status = $4, "
+                "last_error = $5, locked_until = NULL, locked_by = NULL "
+                "WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
+                job.id, self.id, next_at, outcome.status, outcome.error)
+        self._wake.set()  # the idle wait is recomputed against the new due time
+        self._log.info("webhook.retry_scheduled", **fields, error=outcome.error, delay=round(delay, 3))
+
+    # -- LISTEN on a connection of its own
+
+    async def _listen_forever(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn or _dsn(), timeout=10)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c: lost.set())
+                await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+                self.listen_pid = conn.get_server_pid()
+                self.listening.set()
+                self._wake.set()  # anything committed while we were not listening
+                backoff = 0.2
+                while not lost.is_set() and not self._stopping:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), timeout=15)
+                    if not lost.is_set():
+                        await conn.fetchval("SELECT 1", timeout=5)  # a dead peer shows up here
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 — any failure means: reconnect
+                self._log.warning("worker.listen_lost", error=type(e).__name__)
+            finally:
+                self.listening.clear()
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.close(), timeout=2)
+            if not self._stopping:
+                await asyncio.sleep(backoff)
+                backoff = min(5.0, backoff * 2)
+
+
+# -- entry points
+
+
+async def start_in_process(settings: WorkerSettings | None = None) -> Worker:
+    """The worker inside `tiaojie serve` (the pool is already connected)."""
+    return await Worker(settings=settings or WorkerSettings.from_env()).start()
+
+
+async def run_forever(settings: WorkerSettings | None = None) -> None:
+    """`tiaojie worker`: runs until SIGTERM or SIGINT, then stops gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    worker = await Worker(settings=settings or WorkerSettings.from_env()).start()
+    try:
+        await stop.wait()
+    finally:
+        await worker.stop()
+
+
+# -- the admin view (GET /deliveries, POST /deliveries/{id}/retry)
+
+
+def _item(r: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": r["id"], "court_id": r["court_id"], "event_type": r["event_type"], "status": r["status"],
+        "attempts": r["attempts"], "next_attempt_at": _clock.local(r["next_attempt_at"]),
+        "last_status": r["last_status"], "last_error": r["last_error"], "created_at": _clock.local(r["created_at"]),
+        "delivered_at": _clock.local(r["delivered_at"]), "dead_at": _clock.local(r["dead_at"]),
+    }
+
+
+_COLUMNS = ("id, court_id, event_type, status, attempts, next_attempt_at, last_status, last_error, created_at, "
+            "delivered_at, dead_at")
+
+
+async def list_deliveries(*, status: str | None = None, court_id: uuid.UUID | None = None, limit: int = 50,
+                          cursor: str | None = None) -> dict[str, Any]:
+    """Newest first."""
+    if status is not None and status not in STATUSES:
+        raise Invalid.field("status", f"must be one of {', '.join(STATUSES)}")
+    conds, args = ["TRUE"], []
+    if status is not None:
+        args.append(status)
+        conds.append(f"status = ${len(args)}")
+    if court_id is not None:
+        args.append(court_id)
+        conds.append(f"court_id = ${len(args)}")
+    where = " AND ".join(conds)
+    async with db.connection() as conn:
+        total = await conn.fetchval(f"SELECT count(*) FROM webhook_outbox WHERE {where}", *args)
+        page_args, page_where = list(args), where
+        if cursor:
+            at_text, last_id = decode_cursor(cursor, 2)
+            try:
+                at = dt.datetime.fromisoformat(at_text)
+            except ValueError:
+                raise Invalid.field("cursor", "is not a cursor this service gave out") from None
+            page_args += [at, last_id]
+            page_where += f" AND (created_at, id) < (${len(page_args) - 1}, ${len(page_args)})"
+        page_args.append(limit + 1)
+        rows = await conn.fetch(f"SELECT {_COLUMNS} FROM webhook_outbox WHERE {page_where} "
+                                f"ORDER BY created_at DESC, id DESC LIMIT ${len(page_args)}", *page_args)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [_item(r) for r in rows], "total": total,
+            "next_cursor": encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None}
+
+
+async def retry_delivery(message_id: str, *, actor: str) -> dict[str, Any]:
+    """A dead delivery starts over: pending, no attempts, due now; the workers are woken."""
+    from mediation import audit
+
+    async with db.transaction() as conn:
+        row = await conn.fetchrow("SELECT status FROM webhook_outbox WHERE id = $1 FOR UPDATE", message_id)
+        if row is None:
+            raise NotFound("no such delivery")
+        if row["status"] != "dead":
+            raise Conflict(f"only a dead delivery can be retried; this one is {row['status']}")
+        updated = await conn.fetchrow(
+            f"UPDATE webhook_outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, dead_at = NULL, "
+            f"locked_until = NULL, locked_by = NULL WHERE id = $1 RETURNING {_COLUMNS}", message_id, _clock.now())
+        await audit.record(conn, actor=actor, action="retry", entity="delivery", entity_id=message_id)
+        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    return _item(updated)
