@@ -225,6 +225,8 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
     check_business_time(state, at, now)
     match command:
         case RecordSession():
+            # the stated time binds like `at`, which may be given apart from it
+            check_business_time(None, command.held_at, now, field_name="held_at", registered_at=state.registered_at)
             _require_open(state, "record a session")
             return Event("session", at, **here, detail={
                 "held_at": command.held_at.isoformat(), "method": command.method,
@@ -266,6 +268,8 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
             _require_open(state, "reject")
             return Event("rejected", at, **here, detail={"reason": command.reason})
         case RecordPerformance():
+            check_business_time(None, command.checked_at, now, field_name="checked_at",
+                                registered_at=state.registered_at)
             if state.status != "resolved":
                 raise Conflict(f"performance is followed up only on resolved disputes; this one is {state.status}")
             return Event("performance", at, **here, detail={

@@ -491,3 +491,19 @@ async def test_a_mediator_cannot_register_for_another_org(client, world):
     assert r.status_code == 403
     r = await client.post(API, json=dispute_body(world), headers=world.h("bureau_county"))
     assert r.status_code == 403
+
+
+async def test_held_at_and_checked_at_obey_the_business_time_rules_even_with_an_explicit_at(client, world):
+    d = await register(client, world)
+    r = await client.post(f"{API}/{d['id']}/sessions", headers=world.h("village_a1"), json={
+        "held_at": "2027-01-01T09:00:00+08:00", "at": NOW.isoformat(), "method": "onsite",
+        "mediator_ids": [str(world.mediators["village_a1"])], "summary": "x"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "held_at", "message": "must not be in the future"}]
+    await act(client, world, d, "resolve", "village_a1", agreement={"form": "oral", "terms": "x",
+                                                                   "signed_at": NOW.isoformat()})
+    r = await client.post(f"{API}/{d['id']}/performance", headers=world.h("village_a1"), json={
+        "status": "performed", "checked_at": "2026-01-01T09:00:00+08:00", "at": NOW.isoformat()})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "checked_at", "message": "must not be before the dispute was registered"}]
+    assert (await client.get(f"{API}/{d['id']}", headers=world.h("admin"))).json()["version"] == 2

@@ -491,3 +491,23 @@ def test_concluded_at_and_tier_are_set_only_by_the_concluding_event():
 def test_replay_of_the_registration_alone_is_the_registered_state():
     state, event = lc.register(lc.Register(org=CENTER, source="hotline", registered_at=REG), NOW, COUNTY)
     assert lc.replay([event], COUNTY) == state
+
+
+# ---------------------------------------------------------------- stated times inside the command
+
+def test_a_session_held_in_the_future_or_before_registration_is_refused_even_with_an_explicit_at():
+    for held, message in ((NOW + dt.timedelta(days=30), "must not be in the future"),
+                          (REG - dt.timedelta(days=1), "must not be before the dispute was registered")):
+        command = lc.RecordSession(held, "onsite", (uuid.UUID(int=50),), "x")
+        with pytest.raises(Invalid) as e:
+            lc.decide(fresh(), command, at=AT, now=NOW)
+        assert _at_error(e.value) == ("held_at", message)
+
+
+def test_performance_checked_in_the_future_or_before_registration_is_refused_even_with_an_explicit_at():
+    state = in_status("resolved")
+    for checked, message in ((NOW + dt.timedelta(days=30), "must not be in the future"),
+                             (REG - dt.timedelta(days=1), "must not be before the dispute was registered")):
+        with pytest.raises(Invalid) as e:
+            lc.decide(state, lc.RecordPerformance("performed", checked), at=REG + dt.timedelta(days=2), now=NOW)
+        assert _at_error(e.value) == ("checked_at", message)
