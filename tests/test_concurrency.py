@@ -54,6 +54,22 @@ async def test_ten_racing_transitions_with_one_version_let_exactly_one_through(c
     assert stored["version"] == winner["version"] == 2
 
 
+async def test_racing_sessions_without_a_version_all_land_in_order(client, world):
+    """Without a version nothing is stale: the row lock serialises them, no event is lost
+    and no sequence number is taken twice."""
+    d = await register(client, world)
+    body = {"held_at": NOW.isoformat(), "method": "phone", "mediator_ids": [str(world.mediators["village_a1"])]}
+    answers = await asyncio.gather(*[
+        client.post(f"{API}/{d['id']}/sessions", json={**body, "summary": f"电话调解 {i}"}, headers=world.h("village_a1"))
+        for i in range(10)])
+    assert [r.status_code for r in answers] == [200] * 10
+    assert sorted(r.json()["version"] for r in answers) == list(range(2, 12))
+    stored = (await client.get(f"{API}/{d['id']}", headers=world.h("admin"))).json()
+    assert [e["seq"] for e in stored["events"]] == list(range(1, 12))
+    assert sorted(e["detail"]["summary"] for e in stored["events"][1:]) == sorted(f"电话调解 {i}" for i in range(10))
+    assert await counts(d["id"]) == (11, 11, 11)
+
+
 async def test_racing_conclusions_without_a_version_conclude_once(client, world):
     d = await register(client, world)
     actions = ["withdraw", "reject", "fail"] * 3 + ["withdraw"]

@@ -110,6 +110,7 @@ def test_service_answers_503_while_the_database_is_down_and_recovers_without_res
             assert api.headers["content-type"].startswith(PROBLEM)
             assert api.json()["status"] == 503
             assert api.json()["type"] == "/problems/unavailable"
+            assert api.headers["retry-after"] == "5"
             assert "traceback" not in api.text.lower()
             write = http.post("/api/v1/regions", json={"code": "110000", "name": "北京市"}, headers=auth)
             assert write.status_code == 503, write.text
