@@ -524,22 +524,27 @@ async def _gather_limited(items, work, *, limit: int, progress: Progress, label:
     for item in items:
         queue.put_nowait(item)
 
+    failed: list[BaseException] = []
+
     async def worker() -> None:
         nonlocal done
-        while True:
+        while not failed:
             try:
                 item = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            await work(item)
+            try:
+                await work(item)
+            except Exception as e:     # stop everyone after their current item; raise the first
+                failed.append(e)
+                return
             done += 1
             if progress:
                 progress(done, total, label)
 
-    results = await asyncio.gather(*(worker() for _ in range(min(limit, total) or 1)), return_exceptions=True)
-    for r in results:
-        if isinstance(r, BaseException):
-            raise r
+    await asyncio.gather(*(worker() for _ in range(min(limit, total) or 1)))
+    if failed:
+        raise failed[0]
 
 
 async def _count(sql: str, *args) -> int:

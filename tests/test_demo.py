@@ -271,3 +271,22 @@ async def test_scale_must_be_a_fraction(pool):
         with pytest.raises(ValueError, match="scale"):
             await demo.load(scale=bad)
     assert (await counts())["regions"] == 0
+
+
+async def test_a_refused_step_stops_the_load_with_the_service_error(pool, frozen, monkeypatch):
+    from mediation.errors import Conflict
+
+    calls = 0
+    real = demo.disputes.transition
+
+    async def refuse_the_fifth(principal, dispute_id, action, data, **kw):
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            raise Conflict("refused for the test")
+        return await real(principal, dispute_id, action, data, **kw)
+
+    monkeypatch.setattr(demo.disputes, "transition", refuse_the_fifth)
+    with pytest.raises(Conflict, match="refused for the test"):
+        await demo.load(scale=0.02)
+    assert (await counts())["disputes"] < 60            # the others stopped instead of running on
