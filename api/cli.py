@@ -36,6 +36,10 @@ def _run(work: Callable[[], Awaitable[int | None]]) -> int:
         for err in getattr(e, "errors", []):
             print(f"  {err.field}: {err.message}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(f"tiaojie: {e.strerror or e}: {e.filename}" if getattr(e, "filename", None) else f"tiaojie: {e}",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -59,7 +63,9 @@ def cmd_serve(args) -> int:
         async with database():
             token = None
             if args.demo:
-                await demo.load_if_empty(progress=_progress)
+                summary = await demo.load_if_empty(progress=_progress)
+                if summary:
+                    print(summary, file=sys.stderr)
             if args.print_admin_token:
                 from mediation import accounts
 
@@ -130,6 +136,10 @@ def _progress(done: int, total: int, label: str = "") -> None:
 
 
 def cmd_regions_import(args) -> int:
+    if not Path(args.file).exists():
+        print(f"tiaojie: no such file or folder: {args.file}", file=sys.stderr)
+        return 2
+
     async def work():
         from mediation import regions
 

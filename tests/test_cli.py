@@ -111,7 +111,6 @@ async def test_regions_import_of_a_missing_file_fails_and_writes_nothing(tiaojie
     assert await fetchval("SELECT count(*) FROM regions") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="api/cli.py lets FileNotFoundError out as a traceback")
 async def test_regions_import_of_a_missing_file_says_so_in_one_line(tiaojie, tmp_path):
     r = tiaojie("regions", "import", str(tmp_path / "nope.csv"))
     assert r.returncode == 2
