@@ -7,10 +7,8 @@ the delivery worker needs it to sign (Standard Webhooks HMAC)."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import re
-import secrets
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,8 +21,8 @@ from mediation.errors import Collector, Conflict, Invalid, NotFound
 from mediation.pagination import decode_cursor, encode_cursor
 from mediation.regions import canonical, derive_level, scope_prefix
 from referrals.outbox import NOTIFY_CHANNEL
+from referrals.signing import new_secret
 
-SECRET_PREFIX = "whsec_"
 #: how long a replaced secret keeps signing, so a court can switch without losing a webhook
 SECRET_OVERLAP = dt.timedelta(hours=24)
 URL_MAX = 2000
@@ -35,10 +33,6 @@ _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕
 COURT_CODE_RE = re.compile(rf"^(?:最高法|[{_PROVINCES}](?:[0-9]{{2}}){{0,2}})$")
 
 COURT_COLUMNS = "c.id, c.name, c.code, c.region_code, c.webhook_url, c.webhook_disabled_at, c.created_at"
-
-
-def new_secret() -> str:
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def court_dict(r, *, full: bool) -> dict[str, Any]:

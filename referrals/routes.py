@@ -19,7 +19,14 @@ from mediation.access import Principal
 from mediation.errors import Forbidden, NotFound
 from mediation.pagination import check_limit
 from referrals import courts, service
-from referrals.schemas import AckIn, CourtIn, CourtPatch, DecisionIn, EntrustmentIn, RosterIn
+from referrals.schemas import (
+    AckIn,
+    CourtIn,
+    CourtPatch,
+    DecisionIn,
+    EntrustmentIn,
+    RosterIn,
+)
 
 Limit = Annotated[int | None, Parameter(description="Page size, 1–500 (default 50)")]
 Cursor = Annotated[str | None, Parameter(description="`next_cursor` of the previous page")]

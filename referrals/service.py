@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from mediation import audit, clock, db, disputes, lifecycle, signals
+from mediation import clock, db, disputes, lifecycle, signals
 from mediation.access import Principal
 from mediation.codes import STATUSES
 from mediation.errors import Collector, Conflict, Forbidden, Invalid, NotFound

@@ -13,7 +13,15 @@ import pytest
 from mediation import clock, db, disputes, signals
 from mediation.errors import Conflict
 from tests.conftest import VALID_ID, register
-from tests.court_helpers import API, PHONE, assert_no_personal_data, count, make_court, new_key, outbox_rows
+from tests.court_helpers import (
+    API,
+    PHONE,
+    assert_no_personal_data,
+    count,
+    make_court,
+    new_key,
+    outbox_rows,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -358,7 +366,7 @@ async def test_ack_then_decision_on_the_timeline_with_exact_versions(client, wor
 
 async def test_decision_may_follow_pending_directly(client, world):
     court = await make_court(client, world)
-    d, ref = await referred(client, world, court)
+    _, ref = await referred(client, world, court)
     r = await client.post(f"{API}/court/referrals/{ref['id']}/decision",
                           json={"decision": "not_filed", "decided_at": iso(clock.now())}, headers=court.h)
     assert r.status_code == 200, r.text
@@ -423,7 +431,7 @@ async def test_confirmation_decisions_and_a_new_application_after_rejection(clie
     # rejected: the parties may apply again (the pending one is decided)
     r = await client.post(f"{API}/disputes/{d['id']}/confirmation", json={"court_id": court.id}, headers=h)
     assert r.status_code == 200, r.text
-    second = [x for x in r.json()["referrals"] if x["status"] == "pending"][0]
+    second = next(x for x in r.json()["referrals"] if x["status"] == "pending")
     r = await client.post(f"{API}/court/referrals/{second['id']}/decision",
                           json={"decision": "confirmed", "court_case_no": "(2026)川1325民特2号",
                                 "decided_at": iso(clock.now())}, headers=court.h)
