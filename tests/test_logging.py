@@ -251,3 +251,71 @@ def test_terminal_output_is_not_json_but_still_redacted():
 ])
 def test_redact_text(text, expected):
     assert logs.redact_text(text) == expected
+
+
+# ---------------------------------------------------------------- the real command
+
+async def test_tiaojie_serve_writes_redacted_json_lines(database_url, pool, tmp_path):
+    """`tiaojie serve` as a process, stderr to a file (not a terminal): JSON lines, a
+    request id on every request line equal to the answer's header, no personal data."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from mediation import accounts
+
+    token = (await accounts.create_token(role="admin", name="log-admin")).token
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TIAOJIE_DATABASE_URL": database_url, "TIAOJIE_DATA_DIR": str(tmp_path / "data"),
+           "TIAOJIE_LOG_LEVEL": "INFO"}
+    err_path = tmp_path / "stderr.log"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        ids = []
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, err_path.read_text(errors="replace")
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, err_path.read_text(errors="replace")
+                time.sleep(0.1)
+            async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+                auth = {"Authorization": f"Bearer {token}"}
+                for params, headers in (({"q": "张三" + VALID_ID}, auth), ({"q": PHONE}, {}),
+                                        ({"q": VALID_ID.lower(), "tel": "0817-3312345"}, auth)):
+                    r = await c.get("/api/v1/disputes", params=params, headers=headers)
+                    assert r.status_code in (200, 401)
+                    ids.append(r.headers["x-request-id"])
+                r = await c.get(f"/api/v1/regions/{VALID_ID}", headers=auth)
+                ids.append(r.headers["x-request-id"])
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    text = err_path.read_text()
+    assert_clean(text)
+    entries = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("tiaojie serving at "):  # the human start banner
+            continue
+        entries.append(json.loads(line))
+    assert all("event" in e and "level" in e and "timestamp" in e for e in entries)
+    requests = [e for e in entries if e["event"] == "request" and e["path"] != "/healthz"]
+    assert [e["request_id"] for e in requests] == ids
+    assert [e["status"] for e in requests] == [200, 401, 200, 422]
+    assert all("[redacted]" in (e["query"] or e["path"]) for e in requests)
