@@ -134,7 +134,7 @@ class CourtReferralController(Controller):
 
     @post("/{referral_id:uuid}/ack", summary="Acknowledge a referral (optional before the decision)",
           guards=[_referral_visible, COURT], status_code=200)
-    async def ack(self, request: Request, referral_id: uuid.UUID, data: AckIn,
+    async def ack(self, request: Request, referral_id: uuid.UUID, data: AckIn | None = None,
                   idempotency_key: IdempotencyKey = None) -> Response[Any]:
         principal = _principal(request)
         fingerprint = service.request_fingerprint(f"POST /court/referrals/{referral_id}/ack", await request.body())

@@ -346,3 +346,22 @@ async def test_no_outbox_payload_carries_personal_data(client, world, court):
         assert set(row["payload"]) == {"type", "timestamp", "data"}
         assert set(row["payload"]["data"]) <= {"referral_id", "dispute_id", "case_no", "court_case_no", "kind",
                                                "status"}
+
+
+# ---------------------------------------------------------------- the rules without HTTP
+
+def test_fingerprint_compares_json_canonically_and_per_endpoint():
+    from referrals.service import request_fingerprint
+
+    a = request_fingerprint("POST /court/entrustments", '{"a": 1, "b": ["张", 2]}'.encode())
+    assert a == request_fingerprint("POST /court/entrustments", b'{ "b" : ["\\u5f20",2],\n"a":1 }')
+    assert a != request_fingerprint("POST /court/entrustments", '{"a": 1, "b": ["张", 3]}'.encode())
+    assert a != request_fingerprint("POST /court/referrals/x/ack", '{"a": 1, "b": ["张", 2]}'.encode())
+
+
+def test_entrustment_limits():
+    from referrals.service import entrustment_limit
+
+    assert entrustment_limit("pre_filing", None) == dt.timedelta(days=30)
+    assert entrustment_limit("in_litigation", "ordinary") == dt.timedelta(days=15)
+    assert entrustment_limit("in_litigation", "simple") == dt.timedelta(days=7)

@@ -482,3 +482,13 @@ async def test_decision_with_idempotency_key_is_applied_once(client, world):
     r = await client.post(f"{API}/court/referrals/{ref['id']}/ack", json=body, headers={**court.h,
                                                                                         "Idempotency-Key": key})
     assert r.status_code == 409
+
+
+async def test_ack_needs_no_body(client, world):
+    court = await make_court(client, world)
+    _, ref = await referred(client, world, court)
+    r = await client.post(f"{API}/court/referrals/{ref['id']}/ack", headers=court.h)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "acknowledged" and "court_case_no" not in r.json()
+    r = await client.post(f"{API}/court/referrals/{ref['id']}/ack", headers=court.h, json={"court_case_no": 5})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "court_case_no"
