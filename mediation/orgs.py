@@ -81,7 +81,7 @@ async def list_orgs(principal: Principal, *, region: str | None = None, tier: st
         args.append(tier)
         conds.append(f"o.tier = ${len(args)}")
     if q:
-        args.append(f"%{q}%")
+        args.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")  # literal text
         conds.append(f"o.name ILIKE ${len(args)}")
     where = " AND ".join(conds)
     async with db.connection() as conn:

@@ -306,3 +306,33 @@ async def test_a_token_for_a_region_outside_a_mediators_county(client, world, ca
     r = await client.get(f"{API}/disputes", headers=bearer(token))
     assert r.status_code == 200
     assert {i["case_no"] for i in r.json()["items"]} == {cases[k]["case_no"] for k in "DEFG"}
+
+
+async def test_bureau_scope_follows_the_disputes_region_not_the_org(client, world):
+    """A dispute the county centre takes in for a village of 太平镇 lies in 太平镇's region."""
+    d = await register(client, world, "county_center", region_code=world.village_a1)
+    assert d["region_code"] == world.village_a1
+    for who, status in (("bureau_town_a", 200), ("bureau_county", 200), ("bureau_other", 404),
+                        ("village_a1", 404), ("town_a", 404), ("county_center", 200)):
+        r = await client.get(f"{API}/disputes/{d['id']}", headers=world.h(who))
+        assert r.status_code == status, who
+
+
+@pytest.mark.parametrize("who", ["bureau_county", "village_b1", "admin"])
+async def test_paging_a_list_stays_in_scope(client, world, who):
+    for i in range(3):
+        await register(client, world, "village_b1", summary=f"大全一村纠纷{i}")
+        await register(client, world, "village_a1", summary=f"太平一村纠纷{i}")
+    await register(client, world, "other_county")
+    full = (await client.get(f"{API}/disputes?limit=500", headers=world.h(who))).json()
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(f"{API}/disputes", params=params, headers=world.h(who))).json()
+        assert page["total"] == full["total"]
+        seen += [i["case_no"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [i["case_no"] for i in full["items"]]
+    assert full["total"] == {"bureau_county": 6, "village_b1": 3, "admin": 7}[who]

@@ -330,3 +330,13 @@ async def test_mediators_of_an_unknown_org_are_404(client, world):
     assert (await client.get(f"{API}/orgs/{ghost}/mediators", headers=world.h("admin"))).status_code == 404
     r = await client.post(f"{API}/orgs/{ghost}/mediators", json={"name": "x"}, headers=world.h("admin"))
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize("q,expected", [
+    ("%", set()), ("_", set()), ("\\", set()), ("太平_村", set()), ("一村", {"village_a1", "village_b1"}),
+    ("调解委员会", {"town_a", "town_b", "village_a1", "village_a2", "village_b1", "other_county"}),
+])
+async def test_org_name_search_is_literal_text(client, world, q, expected):
+    r = await client.get(f"{API}/orgs", params={"q": q}, headers=world.h("admin"))
+    assert r.status_code == 200
+    assert _names(world, r.json()) == expected
