@@ -414,6 +414,9 @@ async def _org_ref(conn: asyncpg.Connection, org_id: uuid.UUID, field: str) -> l
 
 
 async def register(principal: Principal, data: Any) -> dict[str, Any]:
+    org_id = getattr(data, "org_id", None)  # 403 before 422 (API.md's order), so checked first
+    if isinstance(org_id, uuid.UUID) and not principal.may_act_on_dispute(org_id=org_id):
+        raise Forbidden("a mediator registers disputes only at their own organisation")
     reg = validate_registration(data)
     if not principal.may_act_on_dispute(org_id=reg.org_id):
         raise Forbidden("a mediator registers disputes only at their own organisation")

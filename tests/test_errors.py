@@ -491,3 +491,10 @@ async def test_fuzz_transitions_never_500(client, world, dispute, data):
     assert r.status_code < 500, (action, body, r.text)
     if r.status_code >= 400:
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_order_403_before_422_when_registering_at_another_org(client, world):
+    body = dispute_body(world, "village_a2", type="gossip", amount=-1)
+    assert_problem(await client.post(f"{API}/disputes", json=body, headers=world.h("village_a1")), 403)
+    r = await client.post(f"{API}/disputes", json=body, headers=world.h("village_a2"))
+    assert fields(assert_problem(r, 422)) == ["type", "amount"]
