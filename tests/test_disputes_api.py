@@ -507,3 +507,36 @@ async def test_held_at_and_checked_at_obey_the_business_time_rules_even_with_an_
     assert r.status_code == 422, r.text
     assert r.json()["errors"] == [{"field": "checked_at", "message": "must not be before the dispute was registered"}]
     assert (await client.get(f"{API}/{d['id']}", headers=world.h("admin"))).json()["version"] == 2
+
+
+async def test_an_inactive_mediator_cannot_be_recorded_on_a_session(client, world, pool):
+    d = await register(client, world)
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE mediators SET active = false WHERE id = $1", world.mediators["village_a1"])
+    r = await client.post(f"{API}/{d['id']}/sessions", headers=world.h("village_a1"), json={
+        "held_at": NOW.isoformat(), "method": "onsite", "mediator_ids": [str(world.mediators["village_a1"])],
+        "summary": "x"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "mediator_ids[0]",
+                                   "message": "is not an active mediator of the organisation holding the dispute"}]
+
+
+async def test_after_an_escalation_only_the_new_holders_mediators_count(client, world):
+    d = await register(client, world)
+    await act(client, world, d, "escalate", "village_a1", to_org_id=str(world.orgs["town_a"]), reason="上移")
+    body = {"held_at": NOW.isoformat(), "method": "onsite", "summary": "镇调委会调解"}
+    r = await client.post(f"{API}/{d['id']}/sessions", headers=world.h("town_a"),
+                          json={**body, "mediator_ids": [str(world.mediators["village_a1"])]})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "mediator_ids[0]"
+    ok = await act(client, world, d, "sessions", "town_a", **body, mediator_ids=[str(world.mediators["town_a"])])
+    assert (last_event(ok)["org_id"], last_event(ok)["tier"], last_event(ok)["actor"]) == (
+        str(world.orgs["town_a"]), "township", "token:m-town_a")
+
+
+async def test_q_treats_like_wildcards_literally(client, world):
+    await register(client, world)
+    for q in ("%", "_", "张%", "\\"):
+        r = await client.get(API, params={"q": q}, headers=world.h("admin"))
+        assert r.status_code == 200
+        assert r.json()["total"] == 0, q
