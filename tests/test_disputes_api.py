@@ -404,7 +404,7 @@ async def test_list_is_newest_registration_first_with_masked_parties_and_no_even
 
 @pytest.mark.parametrize("params,expected", [
     ({"status": "resolved"}, "d"),
-    ({"status": "open"}, "eca" "b"),
+    ({"status": "open"}, "ecba"),
     ({"type": "contract"}, "b"),
     ({"type": "labor", "status": "open"}, "c"),
     ({"source": "screening"}, "d"),

@@ -37,7 +37,7 @@ def fresh(org: lc.OrgRef = VILLAGE, source: str = "application", at: dt.datetime
 
 
 def agreement(form: str = "written", signed_at: dt.datetime = REG + dt.timedelta(days=3),
-              amount: Decimal | None = Decimal("3000")) -> lc.Agreement:
+              amount: Decimal | None = Decimal(3000)) -> lc.Agreement:
     return lc.Agreement(form=form, terms="李四赔偿张三三千元", signed_at=signed_at, amount=amount,
                         performance_due=dt.date(2026, 7, 1))
 

@@ -37,14 +37,20 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
 
 from mediation import clock, db, disputes, lifecycle
 from mediation.access import Principal
-from mediation.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, StaleVersion
+from mediation.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    StaleVersion,
+)
 
 NOW = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)   # 10:00 in Beijing
 REGISTERED = NOW - dt.timedelta(days=20)
@@ -88,9 +94,9 @@ class Model:
         """The refusal API.md prescribes, checked in its order (422 for bad values, then 409)."""
         if self.time_error(at):
             return Invalid
-        if action in ("sessions", "escalate", "assign", "resolve", "fail", "withdraw", "reject"):
-            if self.status != "open":
-                return Conflict
+        open_only = ("sessions", "escalate", "assign", "resolve", "fail", "withdraw", "reject")
+        if action in open_only and self.status != "open":
+            return Conflict
         if action in ("escalate", "assign"):
             if to == "other_county":
                 return Invalid
