@@ -35,7 +35,9 @@ async def enqueue(conn: asyncpg.Connection, *, court_id: uuid.UUID, event_type: 
     payload = {"type": event_type, "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
                "data": {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in data.items() if v is not None}}
     await conn.execute(
-        "INSERT INTO webhook_outbox (id, court_id, event_type, payload) VALUES ($1, $2, $3, $4::jsonb)",
-        message_id, court_id, event_type, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+        """INSERT INTO webhook_outbox (id, court_id, event_type, payload, next_attempt_at, created_at)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $5)""",
+        message_id, court_id, event_type, json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+        clock.now())
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return message_id
