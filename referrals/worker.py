@@ -156,17 +156,68 @@ UPDATE webhook_outbox o
 SET locked_until = $1 + make_interval(secs => $3), locked_by = $4
 FROM due, courts c
 WHERE o.id = due.id AND c.id = o.court_id
-RETURNING o.id, o.court_id, o.payload::text AS body, o.attempts, c.webhook_url
+RETURNING o.id, o.court_id, o.payload::text AS body, o.attempts, c.webhook_url,
+    ARRAY(SELECT s.secret FROM court_secrets s
+          WHERE s.court_id = o.court_id AND (s.expires_at IS NULL OR s.expires_at > $1)
+          ORDER BY s.created_at DESC) AS secrets
 """
 
-# when the next row becomes claimable, so an idle worker sleeps exactly that long
+# the next retry to fall due, so an idle worker sleeps exactly that long (an index scan
+# in due order that stops at the first row of a court that can receive)
 _NEXT_DUE = """
-SELECT min(greatest(o.next_attempt_at, coalesce(o.locked_until, o.next_attempt_at)))
+SELECT o.next_attempt_at
 FROM webhook_outbox o
 JOIN courts c ON c.id = o.court_id
-WHERE o.status = 'pending' AND c.webhook_url IS NOT NULL AND c.webhook_url <> ''
-  AND c.webhook_disabled_at IS NULL
+WHERE o.status = 'pending' AND o.next_attempt_at > $1
+  AND c.webhook_url IS NOT NULL AND c.webhook_url <> '' AND c.webhook_disabled_at IS NULL
+ORDER BY o.next_attempt_at
+LIMIT 1
 """
+
+_DELIVERED = """
+UPDATE webhook_outbox o
+SET status = 'delivered', delivered_at = d.at, attempts = o.attempts + 1, last_status = d.status,
+    last_error = NULL, locked_until = NULL, locked_by = NULL
+FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS d(id, status, at)
+WHERE o.id = d.id AND o.locked_by = $4 AND o.status = 'pending'
+"""
+
+
+class _GroupWriter:
+    """Writes successes in groups: while one UPDATE runs, the next ones queue up and go
+    in the following one, so a busy worker commits (and fsyncs) far fewer times than it
+    delivers, and an idle one writes each at once."""
+
+    def __init__(self, write: Callable[[list[tuple[Job, Outcome, dt.datetime]]], Any]) -> None:
+        self._write = write
+        self._queue: list[tuple[tuple[Job, Outcome, dt.datetime], asyncio.Future]] = []
+        self._running = False
+        self._task: asyncio.Task | None = None  # held so the loop does not drop it
+
+    async def submit(self, item: tuple[Job, Outcome, dt.datetime]) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if not self._running:
+            self._running = True
+            self._task = asyncio.create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:500], self._queue[500:]
+                try:
+                    await self._write([item for item, _ in batch])
+                except BaseException as e:  # noqa: BLE001 — handed to every waiter
+                    for _, f in batch:
+                        if not f.done():
+                            f.set_exception(e)
+                else:
+                    for _, f in batch:
+                        if not f.done():
+                            f.set_result(None)
+        finally:
+            self._running = False
 
 
 class Worker:
@@ -208,6 +259,8 @@ class Worker:
         self._listen_task: asyncio.Task | None = None
         self.listening = asyncio.Event()  # set while the LISTEN connection is up (tests wait on it)
         self.listen_pid: int | None = None  # its server process id
+        self._successes = _GroupWriter(self._write_delivered)
+        self._next_due: dt.datetime | None = None
         self._log = log.bind(worker=self.id)
 
     # -- life cycle
@@ -263,6 +316,7 @@ class Worker:
 
     async def _run(self) -> None:
         failures = 0
+        refresh = True  # ask the database when the next retry falls due
         while not self._stopping:
             self._wake.clear()
             free = self.concurrency - len(self._in_flight)
@@ -278,39 +332,47 @@ class Worker:
                 break
             if free > 0 and claimed == free:
                 continue  # there may be more due right now
-            await self._sleep(await self._idle_wait() if free > 0 else self.poll_interval)
+            if free <= 0:
+                refresh = not await self._sleep(self.poll_interval)
+                continue
+            now = self.clock()
+            if refresh or self._next_due is None or self._next_due <= now:
+                # after a poll, at start, or when the remembered time has passed; a NOTIFY
+                # wake-up (a new event, due at once) needs no look
+                self._next_due = await self._query_next_due(now)
+            wait = self.poll_interval
+            if self._next_due is not None:
+                # a hair late rather than early, so the row is due when we look
+                wait = min(wait, max(0.0, (self._next_due - now).total_seconds()) + 0.005)
+            refresh = not await self._sleep(wait)
 
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
+    async def _sleep(self, seconds: float) -> bool:
+        """Wait until woken (True) or `seconds` pass (False)."""
+        try:
             await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
+            return True
+        except TimeoutError:
+            return False
 
-    async def _idle_wait(self) -> float:
+    async def _query_next_due(self, now: dt.datetime) -> dt.datetime | None:
         try:
             async with self.pool.acquire() as conn:
-                next_due = await conn.fetchval(_NEXT_DUE)
+                return await conn.fetchval(_NEXT_DUE, now)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
-            return self.poll_interval
-        if next_due is None:
-            return self.poll_interval
-        # a hair late rather than early, so the row is due when we look
-        return min(self.poll_interval, max(0.0, (next_due - self.clock()).total_seconds()) + 0.005)
+            return None
+
+    def _note_due(self, at: dt.datetime) -> None:
+        """A retry this worker scheduled: wake then, without asking the database."""
+        if self._next_due is None or at < self._next_due:
+            self._next_due = at
+            self._wake.set()
 
     async def _claim(self, limit: int) -> int:
-        now = self.clock()
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(_CLAIM, now, limit, self.lease, self.id)
-            if not rows:
-                return 0
-            secret_rows = await conn.fetch(
-                "SELECT court_id, secret FROM court_secrets WHERE court_id = ANY($1::uuid[]) "
-                "AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC",
-                list({r["court_id"] for r in rows}), now)
-        secrets: dict[uuid.UUID, list[str]] = {}
-        for s in secret_rows:
-            secrets.setdefault(s["court_id"], []).append(s["secret"])
+            rows = await conn.fetch(_CLAIM, self.clock(), limit, self.lease, self.id)
         for r in rows:
             job = Job(id=r["id"], court_id=r["court_id"], url=r["webhook_url"], body=r["body"].encode(),
-                      attempts=r["attempts"], secrets=tuple(secrets.get(r["court_id"], ())))
+                      attempts=r["attempts"], secrets=tuple(r["secrets"]))
             task = asyncio.create_task(self._deliver(job), name=f"deliver-{job.id}")
             self._in_flight.add(task)
             task.add_done_callback(self._done)
@@ -393,14 +455,11 @@ class Worker:
         now = self.clock()
         attempt = job.attempts + 1
         fields = dict(message_id=job.id, court_id=str(job.court_id), attempt=attempt, status=outcome.status)
+        if outcome.kind == "delivered":
+            await self._successes.submit((job, outcome, now))
+            self._log.debug("webhook.delivered", **fields)
+            return
         async with self.pool.acquire() as conn:
-            if outcome.kind == "delivered":
-                done = await conn.execute(
-                    "UPDATE webhook_outbox SET status = 'delivered', delivered_at = $3, attempts = attempts + 1, "
-                    "last_status = $4, last_error = NULL, locked_until = NULL, locked_by = NULL "
-                    "WHERE id = $1 AND locked_by = $2 AND status = 'pending'", job.id, self.id, now, outcome.status)
-                self._log.debug("webhook.delivered", **fields, stale=done.endswith(" 0"))
-                return
             if outcome.kind == "gone":
                 # not an attempt against the schedule: the court told us to stop, the event
                 # waits (due at once) until an admin sets a URL again
@@ -430,8 +489,13 @@ class Worker:
                 "last_error = $5, locked_until = NULL, locked_by = NULL "
                 "WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
                 job.id, self.id, next_at, outcome.status, outcome.error)
-        self._wake.set()  # the idle wait is recomputed against the new due time
+        self._note_due(next_at)
         self._log.info("webhook.retry_scheduled", **fields, error=outcome.error, delay=round(delay, 3))
+
+    async def _write_delivered(self, batch: list[tuple[Job, Outcome, dt.datetime]]) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(_DELIVERED, [j.id for j, _, _ in batch], [o.status for _, o, _ in batch],
+                               [at for _, _, at in batch], self.id)
 
     # -- LISTEN on a connection of its own
 
