@@ -38,8 +38,10 @@ def _redact(value: Any) -> Any:
 
 
 def redact_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """A structlog processor; runs last before rendering, after tracebacks become text."""
-    return {k: _redact(v) for k, v in event_dict.items()}
+    """A structlog processor; runs last before rendering, after tracebacks become text.
+    The request id is left alone (random hex may hold digit runs that look like phone
+    numbers); the middleware admits only incoming ids that hold no personal data."""
+    return {k: v if k == "request_id" else _redact(v) for k, v in event_dict.items()}
 
 
 def processors(json_lines: bool) -> list[Any]:

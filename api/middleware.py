@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.parse
 import uuid
@@ -12,6 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from api.logs import redact_text
 
 log = structlog.get_logger("tiaojie.http")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
@@ -23,7 +25,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)  # not http, or an outer instance already does it
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if incoming and len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request_id = incoming if _SAFE_ID.fullmatch(incoming) and redact_text(incoming) == incoming else uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
@@ -32,14 +34,27 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
         finally:
             status = scope["state"].get("response_status", 500)
-            # decoded first: `%E5%BC%A0` + an ID number would otherwise hide it from the patterns
-            query = urllib.parse.unquote_plus(scope.get("query_string", b"").decode("utf-8", "replace"))
-            log.info("request", method=scope["method"], path=scope["path"],
-                     query=redact_text(query) if query else None, status=status,
+            query = loggable_query(scope.get("query_string", b""))
+            log.info("request", method=scope["method"], path=scope["path"], query=query, status=status,
                      ms=round((time.perf_counter() - started) * 1000, 1))
             structlog.contextvars.clear_contextvars()
 
     return middleware
+
+
+#: query parameters that carry free text a person typed (a name, an ID, a phone number)
+FREE_TEXT_PARAMS = frozenset({"q"})
+
+
+def loggable_query(raw: bytes) -> str | None:
+    """The query string as it may be logged: free-text search values are dropped whole
+    (a name is personal data and no pattern finds names), the rest decoded first
+    (`%E5%BC%A0` + an ID number would otherwise hide it from the patterns) and redacted."""
+    if not raw:
+        return None
+    pairs = urllib.parse.parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    shown = [(k, "[redacted]" if k in FREE_TEXT_PARAMS else redact_text(v)) for k, v in pairs]
+    return redact_text("&".join(f"{k}={v}" for k, v in shown))
 
 
 async def stamp_response(message: Message, scope: Scope) -> None:

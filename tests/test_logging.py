@@ -319,3 +319,32 @@ async def test_tiaojie_serve_writes_redacted_json_lines(database_url, pool, tmp_
     assert [e["request_id"] for e in requests] == ids
     assert [e["status"] for e in requests] == [200, 401, 200, 422]
     assert all("[redacted]" in (e["query"] or e["path"]) for e in requests)
+
+
+def test_request_ids_are_never_mangled_by_redaction(captured):
+    """Random hex ids may hold digit runs shaped like phone numbers; they stay intact."""
+    log = structlog.get_logger("tiaojie.test")
+    for rid in ("df1eb327557f43e599f4d00074927169", "a13812345678b0000000000000000000", "110105194912310021abcdefabcdefab"):
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        log.info("request", path="/x")
+    structlog.contextvars.clear_contextvars()
+    assert [e["request_id"] for e in lines(captured)] == [
+        "df1eb327557f43e599f4d00074927169", "a13812345678b0000000000000000000", "110105194912310021abcdefabcdefab"]
+
+
+@pytest.mark.parametrize("incoming", [PHONE, "tel-" + PHONE, VALID_ID, "x" * 65, "中文", "a b", "a\tb"])
+async def test_an_incoming_request_id_holding_personal_data_or_junk_is_replaced(client, world, captured, incoming):
+    r = await client.get(f"{API}/orgs", headers={**world.h("admin"), "X-Request-Id": incoming.encode()})
+    assert r.status_code == 200
+    rid = r.headers["x-request-id"]
+    assert rid != incoming and len(rid) == 32
+    assert request_lines(captured)[-1]["request_id"] == rid
+    assert_clean(captured.getvalue())
+
+
+async def test_many_generated_request_ids_match_their_log_lines(client, world, captured):
+    ids = []
+    for _ in range(150):
+        r = await client.get("/healthz")
+        ids.append(r.headers["x-request-id"])
+    assert [e["request_id"] for e in request_lines(captured)] == ids
