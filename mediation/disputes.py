@@ -632,6 +632,9 @@ async def transition(principal: Principal, dispute_id: uuid.UUID, action: str, d
         state = state_from_row(row, pending_confirmation=pending)
         cmd, note = await _build_command(conn, action, data, state)
         at = _time(getattr(data, "at", None)) or lifecycle.default_at(cmd, now)
+        if getattr(data, "at", None) is None and at == now:
+            # a case registered a little ahead of this clock (skew allowed) can still move now
+            at = max(now, state.last_move_at)
         lifecycle.check_business_time(state, at, now)
         if version is not None and version != state.version:
             raise StaleVersion(f"the dispute is at version {state.version}, not {version}; reload it and try again")

@@ -540,3 +540,13 @@ async def test_q_treats_like_wildcards_literally(client, world):
         r = await client.get(API, params={"q": q}, headers=world.h("admin"))
         assert r.status_code == 200
         assert r.json()["total"] == 0, q
+
+
+async def test_a_case_registered_slightly_ahead_of_the_clock_can_move_at_once(client, world, frozen):
+    ahead = NOW + dt.timedelta(minutes=3)  # inside the allowed clock skew
+    d = await register(client, world, registered_at=ahead.isoformat())
+    r = await client.post(f"{API}/{d['id']}/escalate",
+                          json={"to_org_id": str(world.orgs["town_a"]), "reason": "村里调不下来"},
+                          headers=world.h("village_a1"))
+    assert r.status_code == 200, r.text
+    assert dt.datetime.fromisoformat(r.json()["events"][-1]["at"]) == ahead
