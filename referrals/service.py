@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -518,6 +519,11 @@ def request_fingerprint(route: str, body: bytes) -> str:
     return hashlib.sha256(f"{route}\n{canonical}".encode()).hexdigest()
 
 
+#: how long a court's Idempotency-Key is remembered (then the key may be reused)
+IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
+PURGE_CHANCE = 0.02
+
+
 @dataclasses.dataclass(frozen=True)
 class Answer:
     status: int
@@ -539,6 +545,12 @@ async def idempotent(principal: Principal, key: str | None, fingerprint: str,
     if not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
         raise Invalid.field("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters")
     async with db.transaction() as conn:
+        # stored answers hold unmasked party data: keep them only as long as a retry needs
+        if random.random() < PURGE_CHANCE:
+            await conn.execute("DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval",
+                               IDEMPOTENCY_RETENTION)
+        await conn.execute("DELETE FROM idempotency_keys WHERE court_id = $1 AND key = $2 "
+                           "AND created_at < now() - $3::interval", court_id, key, IDEMPOTENCY_RETENTION)
         mine = await conn.fetchval(
             "INSERT INTO idempotency_keys (court_id, key, request_hash) VALUES ($1, $2, $3) "
             "ON CONFLICT DO NOTHING RETURNING 1", court_id, key, fingerprint)

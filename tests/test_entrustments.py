@@ -189,6 +189,16 @@ async def test_same_key_with_another_body_is_409(client, world, court):
     assert await count("SELECT count(*) FROM disputes") == 1
 
 
+async def test_a_key_is_forgotten_after_24_hours_with_its_stored_answer(client, world, court, pool):
+    key = new_key()
+    assert (await entrust(client, world, court, key=key)).status_code == 201
+    await pool.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
+    r = await entrust(client, world, court, key=key, summary="另一个案件")
+    assert r.status_code == 201
+    assert await count("SELECT count(*) FROM disputes") == 2
+    assert await count("SELECT count(*) FROM idempotency_keys") == 1
+
+
 async def test_keys_are_per_court(client, world, court):
     other = await make_court(client, world, "川1324", name="仪陇县人民法院", region_code="511324",
                              roster=["village_a1"])
