@@ -250,6 +250,8 @@ class Worker:
         self._dsn = dsn
         self._http = http
         self._own_http = http is None
+        self._clients: list[httpx.AsyncClient] = []
+        self._lanes: asyncio.Queue[httpx.AsyncClient] | None = None
         self._rng = rng or random.Random()
         self._listen = listen
         self._wake = asyncio.Event()
@@ -270,11 +272,7 @@ class Worker:
         return self._pool or db.pool()
 
     async def start(self) -> Worker:
-        if self._http is None:
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False,
-                limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
-                headers={"user-agent": "tiaojie-webhooks/1"})
+        self._open_lanes()
         if self._listen:
             self._listen_task = asyncio.create_task(self._listen_forever(), name="tiaojie-outbox-listen")
         self._loop_task = asyncio.create_task(self._run(), name="tiaojie-outbox-worker")
@@ -304,9 +302,10 @@ class Worker:
             async with self.pool.acquire() as conn:
                 await conn.execute("UPDATE webhook_outbox SET locked_until = NULL, locked_by = NULL "
                                    "WHERE locked_by = $1 AND status = 'pending'", self.id)
-        if self._own_http and self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        if self._own_http:
+            for client in self._clients:
+                await client.aclose()
+        self._clients, self._lanes = [], None
         self._log.info("worker.stopped")
 
     def wake(self) -> None:
@@ -386,19 +385,23 @@ class Worker:
         if not task.cancelled() and task.exception() is not None:
             self._log.error("worker.deliver_crashed", error=repr(task.exception()))
 
-    async def run_once(self) -> int:
-        """Claim what is due now, send it and record the results; the number sent. For
-        tests and one-shot use (no LISTEN, no loop)."""
-        if self._http is None:
-            await self.start_http_only()
-        claimed = await self._claim(self.concurrency)
-        if self._in_flight:
-            await asyncio.gather(*set(self._in_flight), return_exceptions=True)
-        return claimed
-
-    async def start_http_only(self) -> None:
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), follow_redirects=False,
-                                       trust_env=False, headers={"user-agent": "tiaojie-webhooks/1"})
+    def _open_lanes(self) -> None:
+        """One small httpx client per send slot. httpcore's pool matches every queued
+        request against every connection, which costs more than the request itself once
+        dozens share one pool; a lane holds one request at a time and a connection or two
+        (keep-alive per court host), so that cost stays flat."""
+        if self._lanes is not None:
+            return
+        if self._http is not None:
+            self._clients = [self._http]
+        else:
+            self._clients = [httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False,
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+                headers={"user-agent": "tiaojie-webhooks/1"}) for _ in range(self.concurrency)]
+        self._lanes = asyncio.Queue()
+        for i in range(self.concurrency):
+            self._lanes.put_nowait(self._clients[i % len(self._clients)])
 
     # -- one delivery
 
@@ -407,21 +410,19 @@ class Worker:
             return Outcome("failed", error="no current signing secret")
         now = self.clock()
         headers = signing.headers(job.id, int(now.timestamp()), job.body, job.secrets)
-        assert self._http is not None
+        self._open_lanes()
+        assert self._lanes is not None
+        client = await self._lanes.get()
         try:
-            async with asyncio.timeout(self.timeout):
-                async with self._http.stream("POST", job.url, content=job.body, headers=headers) as resp:
-                    read = 0
-                    async for chunk in resp.aiter_raw():
-                        read += len(chunk)
-                        if read > MAX_RESPONSE_BYTES:
-                            break
+            resp = await self._post(client, job, headers)
         except (TimeoutError, httpx.TimeoutException):
             return Outcome("failed", error=f"no answer within {self.timeout:g} s")
         except httpx.HTTPError as e:
             return Outcome("failed", error=f"{type(e).__name__}: {e}"[:MAX_ERROR_CHARS])
         except (OSError, ValueError) as e:
             return Outcome("failed", error=f"{type(e).__name__}: {e}"[:MAX_ERROR_CHARS])
+        finally:
+            self._lanes.put_nowait(client)
         status = resp.status_code
         if 200 <= status < 300:
             return Outcome("delivered", status=status)
@@ -430,6 +431,18 @@ class Worker:
         note = " (redirects are not followed)" if 300 <= status < 400 else ""
         return Outcome("failed", status=status, error=f"HTTP {status}{note}",
                        retry_after=retry_after_seconds(resp.headers.get("retry-after"), self.clock()))
+
+    async def _post(self, client: httpx.AsyncClient, job: Job, headers: dict[str, str]) -> httpx.Response:
+        """The whole exchange within the timeout (httpx's own applies per read, so a
+        receiver trickling bytes could hold it longer); at most 64 KiB of answer is read."""
+        async with asyncio.timeout(self.timeout):
+            async with client.stream("POST", job.url, content=job.body, headers=headers) as resp:
+                read = 0
+                async for chunk in resp.aiter_raw():
+                    read += len(chunk)
+                    if read > MAX_RESPONSE_BYTES:
+                        break
+        return resp
 
     def next_delay(self, attempts: int, retry_after: float | None = None) -> float | None:
         """Seconds until the next attempt after `attempts` failed ones, or None when the
