@@ -72,6 +72,20 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def postgres_cpu_seconds(postmaster: int | None) -> float | None:
+    """The whole embedded server: the postmaster, the backends it already reaped
+    (cutime/cstime) and the live ones."""
+    if postmaster is None:
+        return None
+    try:
+        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+        total = sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    except (OSError, ValueError):
+        return None
+    return total + sum(cpu_seconds(int(c)) or 0.0 for c in children)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -245,6 +259,7 @@ def main() -> int:
     workers: list[subprocess.Popen] = []
     worker_cpu: list[float | None] = []
     receiver_cpu: float | None = None
+    postgres_cpu: float | None = None
     try:
         wait_for_text(receiver_log, b"receiver ready", receiver)
         court_id = asyncio.run(prepare(url, f"http://127.0.0.1:{port}/webhook", secret))
@@ -255,6 +270,8 @@ def main() -> int:
         time.sleep(0.5)
         cpu_before = [cpu_seconds(w.pid) or 0.0 for w in workers]
         receiver_cpu_before = cpu_seconds(receiver.pid) or 0.0
+        postmaster = embedded._server.get_pid() if embedded is not None and embedded._server is not None else None
+        postgres_cpu_before = postgres_cpu_seconds(postmaster)
 
         print(f"enqueueing {args.events} events ({'unpaced' if not args.rate else f'{args.rate:g}/s'}, "
               f"{args.producers} producers), {args.workers} workers, receiver fails "
@@ -271,6 +288,9 @@ def main() -> int:
             time.sleep(0.5)
         worker_cpu = [round((cpu_seconds(w.pid) or 0.0) - b, 2) for w, b in zip(workers, cpu_before)]
         receiver_cpu = round((cpu_seconds(receiver.pid) or 0.0) - receiver_cpu_before, 2)
+        postgres_cpu_after = postgres_cpu_seconds(postmaster)
+        if postgres_cpu_before is not None and postgres_cpu_after is not None:
+            postgres_cpu = round(postgres_cpu_after - postgres_cpu_before, 2)
     finally:
         worker_codes = [stop(w) for w in workers]
         stop(receiver)
@@ -313,6 +333,7 @@ def main() -> int:
         "worker_cpu_ms_per_request": round(1000 * sum(worker_cpu) / max(1, seen.get("requests", 0)), 2)
         if worker_cpu else None,
         "receiver_cpu_seconds": receiver_cpu,
+        "postgres_cpu_seconds": postgres_cpu,  # producers' commits included
         "delivered_at_receiver": len(delivered),
         "outbox": counts,
         "lost": len(lost),
