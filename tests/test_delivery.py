@@ -579,3 +579,23 @@ async def test_dead_deliveries_are_listed_for_admins_and_a_retry_starts_them_ove
     async with db.connection() as conn:
         audit = await conn.fetch("SELECT actor, action, entity, entity_id FROM audit_log WHERE entity = 'delivery'")
     assert [tuple(a) for a in audit] == [("token:admin", "retry", "delivery", ids[0])]
+
+
+async def test_start_in_process_runs_the_worker_serve_uses_until_stopped(pool, receiver, monkeypatch):
+    from referrals.worker import start_in_process
+
+    monkeypatch.setenv("TIAOJIE_WORKER_CONCURRENCY", "4")
+    court = receiver()
+    court_id, _ = await make_court(court.url)
+    w = await start_in_process()
+    try:
+        assert (w.concurrency, w.lease, w.timeout, w.schedule) == (4, 30, 10, DEFAULT_SCHEDULE)
+        await asyncio.wait_for(w.listening.wait(), 10)
+        (msg,) = await enqueue(court_id)
+        await eventually(lambda: settled(msg), timeout=3)
+    finally:
+        await w.stop()
+    (later,) = await enqueue(court_id)
+    await asyncio.sleep(0.5)
+    assert set(court.delivered()) == {msg}  # a stopped worker sends nothing more
+    assert (await rows(later))[later]["status"] == "pending"
