@@ -498,3 +498,26 @@ async def test_order_403_before_422_when_registering_at_another_org(client, worl
     assert_problem(await client.post(f"{API}/disputes", json=body, headers=world.h("village_a1")), 403)
     r = await client.post(f"{API}/disputes", json=body, headers=world.h("village_a2"))
     assert fields(assert_problem(r, 422)) == ["type", "amount"]
+
+
+async def test_chunked_body_over_one_mebibyte_is_413(client, world):
+    """Without a content-length the limit holds while reading."""
+    async def chunks():
+        yield b'{"summary": "'
+        for _ in range(17):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = await client.post(f"{API}/disputes", content=chunks(), headers={**world.h("village_a1"), **JSON})
+    assert_problem(r, 413)
+
+
+@pytest.mark.parametrize("authorization", ["bearer {t}", "Bearer  {t} ", "BEARER {t}"])
+async def test_bearer_scheme_is_case_insensitive_and_trimmed(client, world, authorization):
+    r = await client.get(f"{API}/orgs", headers={"Authorization": authorization.format(t=world.tokens["admin"])})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("authorization", ["Bearer tj_" + "a" * 200, "Bearer " + "x" * 5000, "Token abc", "Bearer"])
+async def test_odd_authorization_headers_are_401(client, world, authorization):
+    assert_problem(await client.get(f"{API}/orgs", headers={"Authorization": authorization}), 401)
