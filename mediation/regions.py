@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediation import db
+from mediation import audit, db
 from mediation.codes import LEVEL_PREFIX_LENGTH, REGION_LEVELS
 from mediation.errors import Conflict, Invalid, NotFound
 
@@ -120,7 +120,7 @@ async def children(parent: str | None, *, within_prefix: str | None = None, limi
     return [_row(r) for r in rows], total
 
 
-async def create(*, code: str, name: str, level: str | None = None, conn=None) -> Region:
+async def create(*, code: str, name: str, level: str | None = None, conn=None, actor: str = "system") -> Region:
     code12 = canonical(code, "code")
     if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
         raise Invalid.field("name", "must be 1 to 100 characters")
@@ -149,6 +149,8 @@ async def create(*, code: str, name: str, level: str | None = None, conn=None) -
         )
         if row is None:
             raise Conflict(f"region {code12} already exists")
+        await audit.record(c, actor=actor, action="region.create", entity="region", entity_id=code12,
+                           detail={"name": name.strip(), "level": level})
     return Region(code=code12, name=name.strip(), level=level, parent_code=parent_code)
 
 

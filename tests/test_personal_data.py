@@ -203,6 +203,7 @@ async def test_every_change_is_in_the_audit_log(client, world):
 
     admin_entries = (await _audit(client, world, actor="token:admin"))["items"]
     assert [(e["action"], e["entity"], e["entity_id"]) for e in reversed(admin_entries)] == [
+        ("region.create", "region", "511325101203"),
         ("org.create", "org", org["id"]),
         ("mediator.create", "mediator", mediator["id"]),
         ("dispute.resolved", "dispute", d["id"]),

@@ -35,7 +35,8 @@ class RegionController(Controller):
     @post("/", summary="Register a region (admin)", guards=[ADMIN])
     async def create(self, request: Request, data: RegionIn) -> dict[str, Any]:
         principal_of(request).require_admin()
-        region = await regions.create(code=data.code, name=data.name, level=data.level)
+        region = await regions.create(code=data.code, name=data.name, level=data.level,
+                                      actor=principal_of(request).actor)
         return region.as_dict()
 
     @get("/", summary="List regions by parent (top level without `parent`)")
