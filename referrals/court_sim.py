@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from referrals import signing
 
@@ -93,7 +93,7 @@ class Receiver:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/webhook"
 
-    def start(self) -> Receiver:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="court-receiver", daemon=True)
         self._thread.start()
@@ -106,7 +106,7 @@ class Receiver:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> Receiver:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -142,12 +142,12 @@ class Receiver:
             def log_message(self, *args: Any) -> None:  # quiet; events are printed by main()
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 receiver._handle(self, body)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._answer(Reply(status=405, headers={"allow": "POST"}))
 
             def _answer(self, reply: Reply) -> None:

@@ -36,7 +36,7 @@ def new_secret(n_bytes: int = 32) -> str:
 def secret_key(secret: str) -> bytes:
     """The HMAC key: the base64-decoded part after `whsec_` (the prefix is optional,
     padding may be missing, as the specification's own libraries accept)."""
-    raw = secret[len(SECRET_PREFIX):] if secret.startswith(SECRET_PREFIX) else secret
+    raw = secret.removeprefix(SECRET_PREFIX)
     try:
         key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
     except (binascii.Error, ValueError):

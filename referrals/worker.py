@@ -29,6 +29,7 @@ import os
 import random
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -142,33 +143,33 @@ WITH due AS (
     FROM webhook_outbox o
     JOIN courts c ON c.id = o.court_id
     WHERE o.status = 'pending'
-      AND o.next_attempt_at <= $1
-      AND (o.locked_until IS NULL OR o.locked_until < $1)
+      AND o.next_attempt_at <= coalesce($1, now())
+      AND (o.locked_until IS NULL OR o.locked_until < coalesce($1, now()))
       AND c.webhook_url IS NOT NULL AND c.webhook_url <> ''
       AND c.webhook_disabled_at IS NULL
       AND EXISTS (SELECT 1 FROM court_secrets s
-                  WHERE s.court_id = c.id AND (s.expires_at IS NULL OR s.expires_at > $1))
+                  WHERE s.court_id = c.id AND (s.expires_at IS NULL OR s.expires_at > coalesce($1, now())))
     ORDER BY o.next_attempt_at
     LIMIT $2
     FOR UPDATE OF o SKIP LOCKED
 )
 UPDATE webhook_outbox o
-SET locked_until = $1 + make_interval(secs => $3), locked_by = $4
+SET locked_until = coalesce($1, now()) + make_interval(secs => $3), locked_by = $4
 FROM due, courts c
 WHERE o.id = due.id AND c.id = o.court_id
 RETURNING o.id, o.court_id, o.payload::text AS body, o.attempts, c.webhook_url,
     ARRAY(SELECT s.secret FROM court_secrets s
-          WHERE s.court_id = o.court_id AND (s.expires_at IS NULL OR s.expires_at > $1)
+          WHERE s.court_id = o.court_id AND (s.expires_at IS NULL OR s.expires_at > coalesce($1, now()))
           ORDER BY s.created_at DESC) AS secrets
 """
 
-# the next retry to fall due, so an idle worker sleeps exactly that long (an index scan
-# in due order that stops at the first row of a court that can receive)
+# seconds until the next retry falls due, so an idle worker sleeps exactly that long (an
+# index scan in due order that stops at the first row of a court that can receive)
 _NEXT_DUE = """
-SELECT o.next_attempt_at
+SELECT extract(epoch FROM o.next_attempt_at - coalesce($1, now()))::float8
 FROM webhook_outbox o
 JOIN courts c ON c.id = o.court_id
-WHERE o.status = 'pending' AND o.next_attempt_at > $1
+WHERE o.status = 'pending' AND o.next_attempt_at > coalesce($1, now())
   AND c.webhook_url IS NOT NULL AND c.webhook_url <> '' AND c.webhook_disabled_at IS NULL
 ORDER BY o.next_attempt_at
 LIMIT 1
@@ -176,7 +177,7 @@ LIMIT 1
 
 _DELIVERED = """
 UPDATE webhook_outbox o
-SET status = 'delivered', delivered_at = d.at, attempts = o.attempts + 1, last_status = d.status,
+SET status = 'delivered', delivered_at = coalesce(d.at, now()), attempts = o.attempts + 1, last_status = d.status,
     last_error = NULL, locked_until = NULL, locked_by = NULL
 FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS d(id, status, at)
 WHERE o.id = d.id AND o.locked_by = $4 AND o.status = 'pending'
@@ -188,13 +189,13 @@ class _GroupWriter:
     in the following one, so a busy worker commits (and fsyncs) far fewer times than it
     delivers, and an idle one writes each at once."""
 
-    def __init__(self, write: Callable[[list[tuple[Job, Outcome, dt.datetime]]], Any]) -> None:
+    def __init__(self, write: Callable[[list[tuple[Job, Outcome, dt.datetime | None]]], Any]) -> None:
         self._write = write
-        self._queue: list[tuple[tuple[Job, Outcome, dt.datetime], asyncio.Future]] = []
+        self._queue: list[tuple[tuple[Job, Outcome, dt.datetime | None], asyncio.Future]] = []
         self._running = False
         self._task: asyncio.Task | None = None  # held so the loop does not drop it
 
-    async def submit(self, item: tuple[Job, Outcome, dt.datetime]) -> None:
+    async def submit(self, item: tuple[Job, Outcome, dt.datetime | None]) -> None:
         future = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if not self._running:
@@ -223,7 +224,11 @@ class _GroupWriter:
 class Worker:
     """One delivery worker. Everything that shapes time is injectable: `schedule` (the
     gaps), `clock` (a callable answering an aware datetime), `lease`, `timeout`,
-    `poll_interval`; so is the `http` client (an `httpx.AsyncClient`) and the id."""
+    `poll_interval`; so is the `http` client (an `httpx.AsyncClient`) and the id.
+
+    Without a `clock`, due times and leases are read off the database's clock, the one
+    every worker on every machine shares, so a machine whose clock is off can neither
+    send early nor take over a lease that is still running elsewhere."""
 
     def __init__(self, *, pool: asyncpg.Pool | None = None, dsn: str | None = None,
                  settings: WorkerSettings | None = None, schedule: Sequence[float] | None = None,
@@ -244,7 +249,7 @@ class Worker:
             raise ValueError("the lease must outlast the HTTP timeout, or a slow send could be claimed twice")
         if self.concurrency < 1 or self.jitter < 0:
             raise ValueError("concurrency must be ≥ 1 and jitter ≥ 0")
-        self.clock = clock or _clock.now
+        self.clock = clock
         self.id = worker_id or default_worker_id()
         self._pool = pool
         self._dsn = dsn
@@ -322,7 +327,7 @@ class Worker:
             try:
                 claimed = await self._claim(free) if free > 0 else 0
                 failures = 0
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as e:
+            except Exception as e:  # noqa: BLE001 — the database is away, or the pool closing: try again
                 failures += 1
                 self._log.warning("worker.claim_failed", error=type(e).__name__)
                 await self._sleep(min(5.0, 0.2 * 2 ** min(failures, 5)))
@@ -334,15 +339,14 @@ class Worker:
             if free <= 0:
                 refresh = not await self._sleep(self.poll_interval)
                 continue
-            now = self.clock()
-            if refresh or self._next_due is None or self._next_due <= now:
+            if refresh or self._next_due is None or self._next_due <= time.monotonic():
                 # after a poll, at start, or when the remembered time has passed; a NOTIFY
                 # wake-up (a new event, due at once) needs no look
-                self._next_due = await self._query_next_due(now)
+                self._next_due = await self._query_next_due()
             wait = self.poll_interval
             if self._next_due is not None:
                 # a hair late rather than early, so the row is due when we look
-                wait = min(wait, max(0.0, (self._next_due - now).total_seconds()) + 0.005)
+                wait = min(wait, max(0.0, self._next_due - time.monotonic()) + 0.005)
             refresh = not await self._sleep(wait)
 
     async def _sleep(self, seconds: float) -> bool:
@@ -353,22 +357,33 @@ class Worker:
         except TimeoutError:
             return False
 
-    async def _query_next_due(self, now: dt.datetime) -> dt.datetime | None:
+    async def _query_next_due(self) -> float | None:
+        """When the next retry falls due, on this process's monotonic clock."""
         try:
             async with self.pool.acquire() as conn:
-                return await conn.fetchval(_NEXT_DUE, now)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+                seconds = await conn.fetchval(_NEXT_DUE, self._now())
+        except Exception as e:  # noqa: BLE001 — the poll still runs
+            self._log.warning("worker.next_due_failed", error=type(e).__name__)
             return None
+        return None if seconds is None else time.monotonic() + seconds
 
-    def _note_due(self, at: dt.datetime) -> None:
+    def _note_due(self, delay: float) -> None:
         """A retry this worker scheduled: wake then, without asking the database."""
+        at = time.monotonic() + delay
         if self._next_due is None or at < self._next_due:
             self._next_due = at
             self._wake.set()
 
+    def _now(self) -> dt.datetime | None:
+        """The injected clock's time, or None: the SQL then takes the database's now()."""
+        return None if self.clock is None else self.clock()
+
+    def _wall(self) -> dt.datetime:
+        return self.clock() if self.clock is not None else dt.datetime.now(dt.UTC)
+
     async def _claim(self, limit: int) -> int:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(_CLAIM, self.clock(), limit, self.lease, self.id)
+            rows = await conn.fetch(_CLAIM, self._now(), limit, self.lease, self.id)
         for r in rows:
             job = Job(id=r["id"], court_id=r["court_id"], url=r["webhook_url"], body=r["body"].encode(),
                       attempts=r["attempts"], secrets=tuple(r["secrets"]))
@@ -408,8 +423,7 @@ class Worker:
     async def send(self, job: Job) -> Outcome:
         if not job.secrets:
             return Outcome("failed", error="no current signing secret")
-        now = self.clock()
-        headers = signing.headers(job.id, int(now.timestamp()), job.body, job.secrets)
+        headers = signing.headers(job.id, int(self._wall().timestamp()), job.body, job.secrets)
         self._open_lanes()
         assert self._lanes is not None
         client = await self._lanes.get()
@@ -430,7 +444,7 @@ class Worker:
             return Outcome("gone", status=status, error="HTTP 410 Gone: the court's webhook is disabled")
         note = " (redirects are not followed)" if 300 <= status < 400 else ""
         return Outcome("failed", status=status, error=f"HTTP {status}{note}",
-                       retry_after=retry_after_seconds(resp.headers.get("retry-after"), self.clock()))
+                       retry_after=retry_after_seconds(resp.headers.get("retry-after"), self._wall()))
 
     async def _post(self, client: httpx.AsyncClient, job: Job, headers: dict[str, str]) -> httpx.Response:
         """The whole exchange within the timeout (httpx's own applies per read, so a
@@ -460,14 +474,14 @@ class Worker:
         outcome = await self.send(job)
         try:
             await self._record(job, outcome)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as e:
+        except Exception as e:  # noqa: BLE001
             # the lease runs out and the row is sent again: at least once, same webhook-id
             self._log.warning("worker.record_failed", message_id=job.id, error=type(e).__name__)
 
     async def _record(self, job: Job, outcome: Outcome) -> None:
-        now = self.clock()
+        now = self._now()  # None: the database's now()
         attempt = job.attempts + 1
-        fields = dict(message_id=job.id, court_id=str(job.court_id), attempt=attempt, status=outcome.status)
+        fields = {"message_id": job.id, "court_id": str(job.court_id), "attempt": attempt, "status": outcome.status}
         if outcome.kind == "delivered":
             await self._successes.submit((job, outcome, now))
             self._log.debug("webhook.delivered", **fields)
@@ -478,34 +492,34 @@ class Worker:
                 # waits (due at once) until an admin sets a URL again
                 async with conn.transaction():
                     mine = await conn.execute(
-                        "UPDATE webhook_outbox SET last_status = 410, last_error = $3, next_attempt_at = $4, "
-                        "locked_until = NULL, locked_by = NULL WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
-                        job.id, self.id, outcome.error, now)
+                        "UPDATE webhook_outbox SET last_status = 410, last_error = $3, "
+                        "next_attempt_at = coalesce($4, now()), locked_until = NULL, locked_by = NULL "
+                        "WHERE id = $1 AND locked_by = $2 AND status = 'pending'", job.id, self.id, outcome.error, now)
                     if not mine.endswith(" 0"):
                         await conn.execute(
-                            "UPDATE courts SET webhook_disabled_at = $2 WHERE id = $1 AND webhook_url = $3 "
-                            "AND webhook_disabled_at IS NULL", job.court_id, now, job.url)
+                            "UPDATE courts SET webhook_disabled_at = coalesce($2, now()) WHERE id = $1 "
+                            "AND webhook_url = $3 AND webhook_disabled_at IS NULL", job.court_id, now, job.url)
                 self._log.warning("webhook.gone_court_disabled", **fields)
                 return
             delay = self.next_delay(attempt, outcome.retry_after)
             if delay is None:
                 await conn.execute(
-                    "UPDATE webhook_outbox SET status = 'dead', dead_at = $3, attempts = attempts + 1, "
-                    "last_status = $4, last_error = $5, locked_until = NULL, locked_by = NULL "
+                    "UPDATE webhook_outbox SET status = 'dead', dead_at = coalesce($3, now()), "
+                    "attempts = attempts + 1, last_status = $4, last_error = $5, locked_until = NULL, locked_by = NULL "
                     "WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
                     job.id, self.id, now, outcome.status, outcome.error)
                 self._log.warning("webhook.dead", **fields, error=outcome.error)
                 return
-            next_at = now + dt.timedelta(seconds=delay)
             await conn.execute(
-                "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $3, last_status = $4, "
+                "UPDATE webhook_outbox SET attempts = attempts + 1, "
+                "next_attempt_at = coalesce($3, now()) + make_interval(secs => $6), last_status = $4, "
                 "last_error = $5, locked_until = NULL, locked_by = NULL "
                 "WHERE id = $1 AND locked_by = $2 AND status = 'pending'",
-                job.id, self.id, next_at, outcome.status, outcome.error)
-        self._note_due(next_at)
+                job.id, self.id, now, outcome.status, outcome.error, delay)
+        self._note_due(delay)
         self._log.info("webhook.retry_scheduled", **fields, error=outcome.error, delay=round(delay, 3))
 
-    async def _write_delivered(self, batch: list[tuple[Job, Outcome, dt.datetime]]) -> None:
+    async def _write_delivered(self, batch: list[tuple[Job, Outcome, dt.datetime | None]]) -> None:
         async with self.pool.acquire() as conn:
             await conn.execute(_DELIVERED, [j.id for j, _, _ in batch], [o.status for _, o, _ in batch],
                                [at for _, _, at in batch], self.id)
@@ -519,7 +533,7 @@ class Worker:
             try:
                 conn = await asyncpg.connect(self._dsn or _dsn(), timeout=10)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
                 self.listen_pid = conn.get_server_pid()
                 self.listening.set()
@@ -626,8 +640,8 @@ async def retry_delivery(message_id: str, *, actor: str) -> dict[str, Any]:
         if row["status"] != "dead":
             raise Conflict(f"only a dead delivery can be retried; this one is {row['status']}")
         updated = await conn.fetchrow(
-            f"UPDATE webhook_outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, dead_at = NULL, "
-            f"locked_until = NULL, locked_by = NULL WHERE id = $1 RETURNING {_COLUMNS}", message_id, _clock.now())
+            f"UPDATE webhook_outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), dead_at = NULL, "
+            f"locked_until = NULL, locked_by = NULL WHERE id = $1 RETURNING {_COLUMNS}", message_id)
         await audit.record(conn, actor=actor, action="retry", entity="delivery", entity_id=message_id)
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return _item(updated)

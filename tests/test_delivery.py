@@ -19,7 +19,14 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from mediation import db
 from referrals import outbox, signing
 from referrals.court_sim import Receiver, Reply
-from referrals.worker import DEFAULT_SCHEDULE, Job, Outcome, Worker, WorkerSettings, retry_after_seconds
+from referrals.worker import (
+    DEFAULT_SCHEDULE,
+    Job,
+    Outcome,
+    Worker,
+    WorkerSettings,
+    retry_after_seconds,
+)
 
 COUNTY = "511325000000"
 
@@ -300,17 +307,18 @@ def test_settings_come_from_the_environment_and_the_lease_must_outlast_the_timeo
 
 
 async def test_retry_after_is_honoured_in_seconds_and_as_an_http_date_when_later_than_the_schedule(receiver, worker):
-    first: dict[str, Reply] = {}
+    first: dict[str, object] = {}
 
     def behaviour(got):
-        return first[got.webhook_id] if got.attempt == 1 else Reply(status=204)
+        return first[got.webhook_id]() if got.attempt == 1 else Reply(status=204)
 
     court = receiver(behaviour)
     court_id, _ = await make_court(court.url)
     seconds, date, shorter = await enqueue(court_id, 3)
-    first[seconds] = Reply(status=429, headers={"retry-after": "2"})
-    first[date] = Reply(status=503, headers={"retry-after": email.utils.formatdate(time.time() + 3, usegmt=True)})
-    first[shorter] = Reply(status=429, headers={"retry-after": "0"})  # earlier than the schedule: schedule wins
+    first[seconds] = lambda: Reply(status=429, headers={"retry-after": "2"})
+    first[date] = lambda: Reply(status=503, headers={"retry-after": email.utils.formatdate(time.time() + 3,
+                                                                                          usegmt=True)})
+    first[shorter] = lambda: Reply(status=429, headers={"retry-after": "0"})  # sooner than the schedule: schedule wins
     await worker(schedule=(0, 1.0, 1.0), jitter=0)
     await eventually(lambda: settled(seconds, date, shorter), timeout=15)
 
@@ -434,14 +442,16 @@ async def test_rows_of_a_worker_that_vanished_come_back_when_the_lease_expires(p
     court = receiver()
     court_id, _ = await make_court(court.url)
     ids = await enqueue(court_id, 2)
+    started = time.time()
     async with db.connection() as conn:  # claimed by a worker that then died
         await conn.execute("UPDATE webhook_outbox SET locked_by = 'dead-worker', "
-                           "locked_until = now() + interval '1.5 s' WHERE id = ANY($1)", ids)
+                           "locked_until = now() + interval '2.5 s' WHERE id = ANY($1)", ids)
     await worker(poll_interval=0.1)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(max(0.0, started + 1.5 - time.time()))
     assert court.received == []
-    await eventually(lambda: settled(*ids), timeout=5)
+    await eventually(lambda: settled(*ids), timeout=6)
     assert set(court.delivered()) == set(ids)
+    assert min(r.at for r in court.received) >= started + 2.5 - 0.05
 
 
 async def test_stop_waits_for_sends_in_flight_and_hands_back_no_lease(pool, receiver):
@@ -471,7 +481,7 @@ async def test_delivery_follows_commit_within_a_second_by_notify_alone(receiver,
     for _ in range(3):
         committed = time.time()
         (msg,) = await enqueue(court_id)
-        await eventually(lambda: msg in court.delivered(), timeout=2, interval=0.01)
+        await eventually(lambda msg=msg: msg in court.delivered(), timeout=2, interval=0.01)
         assert court.delivered()[msg][1] - committed < 1.0
 
     # the LISTEN connection is cut: the worker reconnects by itself and NOTIFY works again

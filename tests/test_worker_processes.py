@@ -18,7 +18,10 @@ import pytest
 
 from mediation import db
 from referrals.court_sim import Reply
-from tests.test_delivery import enqueue, eventually, make_court, receiver, rows, settled  # noqa: F401
+from tests import test_delivery
+from tests.test_delivery import enqueue, eventually, make_court, rows, settled
+
+receiver = test_delivery.receiver  # the fixture: a court endpoint on 127.0.0.1
 
 WORKER_ENV = {
     "TIAOJIE_WORKER_LEASE_SECONDS": "3",
