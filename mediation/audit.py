@@ -9,8 +9,9 @@ from typing import Any
 import asyncpg
 
 from mediation import db
-from mediation.errors import Invalid
-from mediation.pagination import decode_cursor, encode_cursor
+from mediation.pagination import Keyset, keyset_page
+
+NEWEST_FIRST = Keyset(columns=("id",), keys=("id",), parsers=(int,))
 
 
 async def record(conn: asyncpg.Connection, *, actor: str, action: str, entity: str,
@@ -35,24 +36,11 @@ async def list_entries(*, dispute_id: uuid.UUID | None = None, actor: str | None
         conds.append(f"actor = ${len(args)}")
     where = " AND ".join(conds)
     async with db.connection() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM audit_log WHERE {where}", *args)
-        page_args = list(args)
-        page_where = where
-        if cursor:
-            (last_id,) = decode_cursor(cursor, 1)
-            if not last_id.isdigit():
-                raise Invalid.field("cursor", "is not a cursor this service gave out")
-            page_args.append(int(last_id))
-            page_where += f" AND id < ${len(page_args)}"
-        page_args.append(limit + 1)
-        rows = await conn.fetch(
-            f"SELECT id, at, actor, action, entity, entity_id, dispute_id, detail FROM audit_log "
-            f"WHERE {page_where} ORDER BY id DESC LIMIT ${len(page_args)}", *page_args)
-    more = len(rows) > limit
-    rows = rows[:limit]
+        page = await keyset_page(conn, select="id, at, actor, action, entity, entity_id, dispute_id, detail",
+                                 source="audit_log", where=where, args=args, keyset=NEWEST_FIRST, limit=limit,
+                                 cursor=cursor)
     items = [{
         "id": r["id"], "at": r["at"], "actor": r["actor"], "action": r["action"], "entity": r["entity"],
         "entity_id": r["entity_id"], "dispute_id": r["dispute_id"], "detail": json.loads(r["detail"]),
-    } for r in rows]
-    return {"items": items, "total": total,
-            "next_cursor": encode_cursor(rows[-1]["id"]) if more and rows else None}
+    } for r in page.rows]
+    return {"items": items, "total": page.total, "next_cursor": page.next_cursor}

@@ -36,7 +36,7 @@ from mediation.codes import (
 )
 from mediation.errors import Collector, Forbidden, Invalid, NotFound, StaleVersion
 from mediation.idnumbers import PHONE_RE, credit_code_problem, mask_id_number, mask_phone, resident_id_problem
-from mediation.pagination import decode_cursor, encode_cursor
+from mediation.pagination import keyset_page, newest_first
 from mediation.regions import canonical, scope_prefix
 
 SUMMARY_MAX = 2000
@@ -313,23 +313,9 @@ async def list_disputes(principal: Principal, filters: ListFilters, *, limit: in
         if filters.overdue:
             args.append(clock.now())
             conds.append(f"d.status = 'open' AND d.deadline < ${len(args)}")
-        where = " AND ".join(conds)
-        total = await conn.fetchval(f"SELECT count(*) FROM disputes d WHERE {where}", *args)
-        page_args = list(args)
-        page_where = where
-        if cursor:
-            at, did = decode_cursor(cursor, 2)
-            try:
-                page_args += [dt.datetime.fromisoformat(at), uuid.UUID(did)]
-            except ValueError:
-                raise Invalid.field("cursor", "is not a cursor this service gave out") from None
-            page_where += f" AND (d.registered_at, d.id) < (${len(page_args) - 1}, ${len(page_args)})"
-        page_args.append(limit + 1)
-        rows = await conn.fetch(
-            f"SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE {page_where} "
-            f"ORDER BY d.registered_at DESC, d.id DESC LIMIT ${len(page_args)}", *page_args)
-        more = len(rows) > limit
-        rows = rows[:limit]
+        page = await keyset_page(conn, select=DISPUTE_COLUMNS, source="disputes d", where=" AND ".join(conds),
+                                 args=args, keyset=newest_first("registered_at", "d"), limit=limit, cursor=cursor)
+        rows = page.rows
         ids = [r["id"] for r in rows]
         party_rows = await conn.fetch(
             "SELECT * FROM dispute_parties WHERE dispute_id = ANY($1::uuid[]) ORDER BY dispute_id, position", ids)
@@ -342,8 +328,7 @@ async def list_disputes(principal: Principal, filters: ListFilters, *, limit: in
     for r in referral_rows:
         refs.setdefault(r["dispute_id"], []).append(r)
     items = [dispute_dict(r, by_dispute.get(r["id"], []), None, refs.get(r["id"], ())) for r in rows]
-    next_cursor = encode_cursor(rows[-1]["registered_at"].isoformat(), rows[-1]["id"]) if more else None
-    return {"items": items, "total": total, "next_cursor": next_cursor}
+    return {"items": items, "total": page.total, "next_cursor": page.next_cursor}
 
 
 def _like_escape(text: str) -> str:
@@ -421,16 +406,27 @@ async def register(principal: Principal, data: Any) -> dict[str, Any]:
     if not principal.may_act_on_dispute(org_id=reg.org_id):
         raise Forbidden("a mediator registers disputes only at their own organisation")
     async with db.transaction() as conn:
-        row = await insert_dispute(conn, principal, reg)
-        return await _full(conn, row, reveal=False)
+        children: dict[str, Any] = {}
+
+        async def read_children(dispute_id: uuid.UUID) -> None:
+            # read before the case number is taken, so its counter row lock is not held
+            # over these round trips; a new dispute has no referrals yet
+            children["parties"] = await conn.fetch(
+                "SELECT * FROM dispute_parties WHERE dispute_id = $1 ORDER BY position", dispute_id)
+            children["events"] = await conn.fetch(
+                "SELECT * FROM dispute_events WHERE dispute_id = $1 ORDER BY seq", dispute_id)
+
+        row = await insert_dispute(conn, principal, reg, before_numbering=read_children)
+        return dispute_dict(row, children["parties"], children["events"], (), reveal=False)
 
 
 async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Registration,
                          *, default_deadline: dt.timedelta = DEFAULT_DEADLINE,
-                         event_detail: dict[str, Any] | None = None):
+                         event_detail: dict[str, Any] | None = None, before_numbering=None):
     """Write a new dispute, its parties and its first event in the caller's transaction.
     The case-number counter is taken by the last statement, so its row lock lasts only
-    until the commit that follows."""
+    until the commit that follows. `before_numbering(dispute_id)` runs just before that
+    statement (reads the caller needs, done while no counter lock is held)."""
     now = clock.now()
     org = await conn.fetchrow("SELECT id, tier, county_code, region_code FROM orgs WHERE id = $1", reg.org_id)
     if org is None:
@@ -455,6 +451,8 @@ async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Re
         [(uuid.uuid4(), dispute_id, i, p.role, p.kind, p.name, p.id_number, p.phone, p.address)
          for i, p in enumerate(reg.parties)])
     await _insert_event(conn, dispute_id, 1, event, principal.actor)
+    if before_numbering is not None:
+        await before_numbering(dispute_id)
     year = registered_at.astimezone(clock.TZ).year
     words = " ".join([reg.summary, *(p.name for p in reg.parties)]).lower()
     row = await conn.fetchrow(

@@ -10,11 +10,15 @@ from mediation.access import Principal
 from mediation.codes import ORG_KIND_TIERS, ORG_KINDS, TIER_REGION_LEVEL, TIERS
 from mediation.errors import Collector, Invalid, NotFound
 from mediation.idnumbers import PHONE_RE, mask_phone
-from mediation.pagination import decode_cursor, encode_cursor
+from mediation.pagination import Keyset, keyset_page
 from mediation.regions import canonical
 from mediation.tables import Mediator, Org
 
 ORG_COLUMNS = "o.id, o.name, o.tier, o.kind, o.region_code, o.county_code, o.created_at, r.name AS region_name"
+
+
+BY_REGION = Keyset(columns=("o.region_code", "o.id"), keys=("region_code", "id"), parsers=(str, uuid.UUID),
+                   descending=False)
 
 
 def org_dict(r) -> dict[str, Any]:
@@ -85,24 +89,10 @@ async def list_orgs(principal: Principal, *, region: str | None = None, tier: st
         conds.append(f"o.name ILIKE ${len(args)}")
     where = " AND ".join(conds)
     async with db.connection() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM orgs o WHERE {where}", *args)
-        page_args = list(args)
-        page_where = where
-        if cursor:
-            code, oid = decode_cursor(cursor, 2)
-            try:
-                page_args += [code, uuid.UUID(oid)]
-            except ValueError:
-                raise Invalid.field("cursor", "is not a cursor this service gave out") from None
-            page_where += f" AND (o.region_code, o.id) > (${len(page_args) - 1}, ${len(page_args)})"
-        page_args.append(limit + 1)
-        rows = await conn.fetch(
-            f"SELECT {ORG_COLUMNS} FROM orgs o JOIN regions r ON r.code = o.region_code WHERE {page_where} "
-            f"ORDER BY o.region_code, o.id LIMIT ${len(page_args)}", *page_args)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [org_dict(r) for r in rows], "total": total,
-            "next_cursor": encode_cursor(rows[-1]["region_code"], rows[-1]["id"]) if more else None}
+        page = await keyset_page(
+            conn, select=ORG_COLUMNS, source="orgs o JOIN regions r ON r.code = o.region_code", where=where,
+            args=args, keyset=BY_REGION, limit=limit, cursor=cursor)
+    return {"items": [org_dict(r) for r in page.rows], "total": page.total, "next_cursor": page.next_cursor}
 
 
 def mediator_dict(r, *, reveal: bool = False) -> dict[str, Any]:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from mediation.errors import Invalid
 
@@ -33,3 +38,58 @@ def decode_cursor(cursor: str, n: int) -> list[str]:
         return values
     except (ValueError, json.JSONDecodeError):
         raise Invalid.field("cursor", "is not a cursor this service gave out") from None
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A list's order and how a cursor resumes it: the SQL expressions ordered by, the
+    row keys that hold their values, and how to read each value back from a cursor."""
+
+    columns: tuple[str, ...]
+    keys: tuple[str, ...]
+    parsers: tuple[Callable[[str], Any], ...]
+    descending: bool = True
+
+    def order_by(self) -> str:
+        direction = " DESC" if self.descending else ""
+        return ", ".join(f"{c}{direction}" for c in self.columns)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list
+    total: int
+    next_cursor: str | None
+
+
+async def keyset_page(conn, *, select: str, source: str, where: str, args: list, keyset: Keyset,
+                      limit: int, cursor: str | None) -> Page:
+    """One page of `SELECT {select} FROM {source} WHERE {where}` in keyset order, with the
+    total of the whole list (the same `where`) and the cursor of the next page."""
+    total = await conn.fetchval(f"SELECT count(*) FROM {source} WHERE {where}", *args)
+    page_args = list(args)
+    page_where = where
+    if cursor:
+        raw = decode_cursor(cursor, len(keyset.columns))
+        try:
+            values = [parse(v) for parse, v in zip(keyset.parsers, raw, strict=True)]
+        except (ValueError, TypeError):
+            raise Invalid.field("cursor", "is not a cursor this service gave out") from None
+        first = len(page_args) + 1
+        page_args.extend(values)
+        params = ", ".join(f"${first + i}" for i in range(len(values)))
+        page_where = f"({where}) AND ({', '.join(keyset.columns)}) {'<' if keyset.descending else '>'} ({params})"
+    page_args.append(limit + 1)
+    rows = await conn.fetch(
+        f"SELECT {select} FROM {source} WHERE {page_where} ORDER BY {keyset.order_by()} LIMIT ${len(page_args)}",
+        *page_args)
+    more = len(rows) > limit
+    rows = list(rows[:limit])
+    next_cursor = encode_cursor(*(rows[-1][k] for k in keyset.keys)) if more and rows else None
+    return Page(rows=rows, total=total, next_cursor=next_cursor)
+
+
+def newest_first(column: str, alias: str) -> Keyset:
+    """The usual order: a timestamp column newest first, ties broken by the UUID id."""
+    return Keyset(columns=(f"{alias}.{column}", f"{alias}.id"), keys=(column, "id"),
+                  parsers=(dt.datetime.fromisoformat, uuid.UUID))

@@ -33,7 +33,7 @@ from mediation import clock, db, disputes, lifecycle, signals
 from mediation.access import Principal
 from mediation.codes import STATUSES
 from mediation.errors import Collector, Conflict, Forbidden, Invalid, NotFound
-from mediation.pagination import decode_cursor, encode_cursor
+from mediation.pagination import keyset_page, newest_first
 from referrals import courts, outbox
 
 TEXT_MAX = disputes.TEXT_MAX
@@ -272,25 +272,11 @@ async def list_referrals(principal: Principal, *, status: str | None = None, kin
             conds.append(f"r.{column} = ${len(args)}")
     where = " AND ".join(conds) or "TRUE"
     async with db.transaction() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM referrals r WHERE {where}", *args)
-        page_args = list(args)
-        page_where = where
-        if cursor:
-            at, rid = decode_cursor(cursor, 2)
-            try:
-                page_args += [dt.datetime.fromisoformat(at), uuid.UUID(rid)]
-            except ValueError:
-                raise Invalid.field("cursor", "is not a cursor this service gave out") from None
-            page_where += f" AND (r.created_at, r.id) < (${len(page_args) - 1}, ${len(page_args)})"
-        page_args.append(limit + 1)
-        rows = await conn.fetch(
-            f"SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE {page_where} "
-            f"ORDER BY r.created_at DESC, r.id DESC LIMIT ${len(page_args)}", *page_args)
-        more = len(rows) > limit
-        rows = rows[:limit]
+        page = await keyset_page(conn, select=REFERRAL_COLUMNS, source="referrals r", where=where, args=args,
+                                 keyset=newest_first("created_at", "r"), limit=limit, cursor=cursor)
+        rows = page.rows
         items = await _referral_views(conn, principal, rows)
-    next_cursor = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None
-    return {"items": items, "total": total, "next_cursor": next_cursor}
+    return {"items": items, "total": page.total, "next_cursor": page.next_cursor}
 
 
 # ---------------------------------------------------------------- court → mediation: decisions
@@ -486,24 +472,9 @@ async def list_entrustments(principal: Principal, *, status: str | None = None, 
         args.append(status)
         where += f" AND d.status = ${len(args)}"
     async with db.connection() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM disputes d WHERE {where}", *args)
-        page_args = list(args)
-        page_where = where
-        if cursor:
-            at, did = decode_cursor(cursor, 2)
-            try:
-                page_args += [dt.datetime.fromisoformat(at), uuid.UUID(did)]
-            except ValueError:
-                raise Invalid.field("cursor", "is not a cursor this service gave out") from None
-            page_where += f" AND (d.registered_at, d.id) < (${len(page_args) - 1}, ${len(page_args)})"
-        page_args.append(limit + 1)
-        rows = await conn.fetch(
-            f"SELECT {ENTRUSTED_COLUMNS} FROM disputes d WHERE {page_where} "
-            f"ORDER BY d.registered_at DESC, d.id DESC LIMIT ${len(page_args)}", *page_args)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1]["registered_at"].isoformat(), rows[-1]["id"]) if more else None
-    return {"items": [_entrustment_view(r) for r in rows], "total": total, "next_cursor": next_cursor}
+        page = await keyset_page(conn, select=ENTRUSTED_COLUMNS, source="disputes d", where=where, args=args,
+                                 keyset=newest_first("registered_at", "d"), limit=limit, cursor=cursor)
+    return {"items": [_entrustment_view(r) for r in page.rows], "total": page.total, "next_cursor": page.next_cursor}
 
 
 # ---------------------------------------------------------------- idempotency of court POSTs
