@@ -609,3 +609,31 @@ async def test_start_in_process_runs_the_worker_serve_uses_until_stopped(pool, r
     await asyncio.sleep(0.5)
     assert set(court.delivered()) == {msg}  # a stopped worker sends nothing more
     assert (await rows(later))[later]["status"] == "pending"
+
+
+async def test_with_an_injected_clock_the_real_schedule_runs_to_dead_in_seconds(receiver, worker):
+    court = receiver(lambda got: Reply(status=503))
+    court_id, _ = await make_court(court.url)
+    (msg,) = await enqueue(court_id)
+    fake = [dt.datetime.now(dt.UTC)]
+    await worker(schedule=DEFAULT_SCHEDULE, jitter=0, clock=lambda: fake[0], poll_interval=0.05)
+    for n, gap in enumerate(DEFAULT_SCHEDULE[1:], start=1):
+        await eventually(lambda n=n: len(court.received) == n, timeout=5)
+        row = await eventually(lambda n=n: _row_with_attempts(msg, n), timeout=5)
+        assert row["status"] == "pending"
+        assert row["next_attempt_at"] == fake[0] + dt.timedelta(seconds=gap)
+        assert int(court.received[-1].timestamp) == int(fake[0].timestamp())  # the attempt's own time
+        await asyncio.sleep(0.15)
+        assert len(court.received) == n  # not due yet by the worker's clock
+        fake[0] += dt.timedelta(seconds=gap)
+    await eventually(lambda: settled(msg), timeout=5)
+    row = (await rows(msg))[msg]
+    assert (row["status"], row["attempts"], row["dead_at"]) == ("dead", 10, fake[0])
+    assert len(court.received) == 10
+    elapsed = court.received[-1].at - court.received[0].at
+    assert elapsed < 15  # three days of schedule
+
+
+async def _row_with_attempts(msg: str, n: int):
+    row = (await rows(msg))[msg]
+    return row if row["attempts"] == n else None
