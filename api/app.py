@@ -20,7 +20,7 @@ from api.auth import BearerTokenMiddleware
 from api.middleware import request_context_middleware, stamp_response
 from api.problems import EXCEPTION_HANDLERS
 from api.routes.disputes import DisputeController
-from api.routes.ops import AuditController, healthz
+from api.routes.ops import AuditController, favicon, healthz
 from api.routes.registry import OrgController, RegionController
 from mediation import db
 from mediation.embedded import EmbeddedPostgres
@@ -118,7 +118,7 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
             js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
             css_url=f"{DOCS_STATIC}/swagger-ui.css",
             standalone_preset_js_url=f"{DOCS_STATIC}/swagger-ui-standalone-preset.js",
-            favicon="",
+            favicon="<link rel='icon' type='image/svg+xml' href='/favicon.svg'>",
             path="/",
         )],
         components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
@@ -126,7 +126,7 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
     auth = DefineMiddleware(BearerTokenMiddleware, exclude=["^/healthz", "^/schema", "^/static", "^/ui", "^/$",
                                                             "^/favicon"])
     app = Litestar(
-        route_handlers=[api, healthz, static_router, *plugin_handlers()],
+        route_handlers=[api, healthz, favicon, static_router, *plugin_handlers()],
         middleware=[request_context_middleware, auth],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
