@@ -56,6 +56,12 @@ class MediatorIn(msgspec.Struct):
     phone: str | None = None
 
 
+class MediatorPatch(msgspec.Struct):
+    name: str | None = None
+    phone: str | None = None
+    active: bool | None = None
+
+
 class PartyIn(msgspec.Struct):
     role: Annotated[str, one_of(PARTY_ROLES)]
     kind: Annotated[str, one_of(PARTY_KINDS)]

@@ -101,14 +101,19 @@ def mediator_dict(r, *, reveal: bool = False) -> dict[str, Any]:
             "created_at": r["created_at"]}
 
 
+def _check_mediator_fields(errors: Collector, name: Any, phone: Any, *, name_required: bool = True) -> None:
+    if (name is not None or name_required) and (
+            not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name):
+        errors.add("name", "must be 1 to 100 characters")
+    if phone is not None and (not isinstance(phone, str) or not PHONE_RE.match(phone)):
+        errors.add("phone", "must be a phone number of digits (and dashes)")
+
+
 async def add_mediator(principal: Principal, org_id: uuid.UUID, *, name: str, phone: str | None) -> dict:
     await get_org(principal, org_id)
     principal.require_admin()
     errors = Collector()
-    if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
-        errors.add("name", "must be 1 to 100 characters")
-    if phone is not None and (not isinstance(phone, str) or not PHONE_RE.match(phone)):
-        errors.add("phone", "must be a phone number of digits (and dashes)")
+    _check_mediator_fields(errors, name, phone)
     errors.raise_if_any()
     mediator = Mediator(id=uuid.uuid4(), org_id=org_id, name=name.strip(), phone=phone, active=True)
     async with db.transaction() as conn:
@@ -124,3 +129,27 @@ async def list_mediators(principal: Principal, org_id: uuid.UUID) -> dict:
     async with db.connection() as conn:
         rows = await conn.fetch("SELECT * FROM mediators WHERE org_id = $1 ORDER BY created_at, id", org_id)
     return {"items": [mediator_dict(r) for r in rows], "total": len(rows), "next_cursor": None}
+
+
+async def update_mediator(principal: Principal, org_id: uuid.UUID, mediator_id: uuid.UUID, *,
+                          name: str | None = None, phone: str | None = None, active: bool | None = None) -> dict:
+    """Rename, re-number or (de)activate a mediator. An inactive mediator stays on past
+    session records but may not be named on new ones."""
+    await get_org(principal, org_id)
+    principal.require_admin()
+    errors = Collector()
+    _check_mediator_fields(errors, name, phone, name_required=False)
+    errors.raise_if_any()
+    async with db.transaction() as conn:
+        r = await conn.fetchrow(
+            """UPDATE mediators SET name = coalesce($3, name), phone = coalesce($4, phone),
+                   active = coalesce($5, active)
+               WHERE id = $1 AND org_id = $2 RETURNING *""",
+            mediator_id, org_id, name.strip() if name else None, phone, active)
+        if r is None:
+            raise NotFound(f"mediator {mediator_id} not found in org {org_id}")
+        changed = {k: v for k, v in (("name", name), ("active", active), ("phone", "changed" if phone else None))
+                   if v is not None}
+        await audit.record(conn, actor=principal.actor, action="mediator.update", entity="mediator",
+                           entity_id=mediator_id, detail={"org_id": org_id, **changed})
+    return mediator_dict(r)

@@ -511,8 +511,9 @@ async def test_held_at_and_checked_at_obey_the_business_time_rules_even_with_an_
 
 async def test_an_inactive_mediator_cannot_be_recorded_on_a_session(client, world, pool):
     d = await register(client, world)
-    async with pool.acquire() as conn:
-        await conn.execute("UPDATE mediators SET active = false WHERE id = $1", world.mediators["village_a1"])
+    org, mediator = world.orgs["village_a1"], world.mediators["village_a1"]
+    r = await client.patch(f"/api/v1/orgs/{org}/mediators/{mediator}", json={"active": False}, headers=world.h("admin"))
+    assert r.status_code == 200 and r.json()["active"] is False
     r = await client.post(f"{API}/{d['id']}/sessions", headers=world.h("village_a1"), json={
         "held_at": NOW.isoformat(), "method": "onsite", "mediator_ids": [str(world.mediators["village_a1"])],
         "summary": "x"})

@@ -340,3 +340,27 @@ async def test_org_name_search_is_literal_text(client, world, q, expected):
     r = await client.get(f"{API}/orgs", params={"q": q}, headers=world.h("admin"))
     assert r.status_code == 200
     assert _names(world, r.json()) == expected
+
+
+async def test_admin_deactivates_renames_and_reactivates_a_mediator(client, world):
+    org, mediator = world.orgs["village_a1"], world.mediators["village_a1"]
+    url = f"/api/v1/orgs/{org}/mediators/{mediator}"
+    r = await client.patch(url, json={"active": False, "name": "王秀英"}, headers=world.h("admin"))
+    assert r.status_code == 200, r.text
+    assert (r.json()["name"], r.json()["active"], r.json()["phone"]) == ("王秀英", False, "138****0001")
+    listed = (await client.get(f"/api/v1/orgs/{org}/mediators", headers=world.h("village_a1"))).json()["items"]
+    assert [(m["name"], m["active"]) for m in listed] == [("王秀英", False)]
+    r = await client.patch(url, json={"active": True}, headers=world.h("admin"))
+    assert (r.json()["name"], r.json()["active"]) == ("王秀英", True)
+    audit = (await client.get("/api/v1/audit", params={"actor": "token:admin"}, headers=world.h("admin"))).json()
+    assert [e["action"] for e in audit["items"]][:2] == ["mediator.update", "mediator.update"]
+
+
+async def test_only_admin_changes_mediators_and_unknown_ones_are_404(client, world):
+    org, mediator = world.orgs["village_a1"], world.mediators["village_a1"]
+    url = f"/api/v1/orgs/{org}/mediators/{mediator}"
+    assert (await client.patch(url, json={"active": False}, headers=world.h("village_a1"))).status_code == 403
+    other = f"/api/v1/orgs/{org}/mediators/{world.mediators['village_a2']}"
+    assert (await client.patch(other, json={"active": False}, headers=world.h("admin"))).status_code == 404
+    bad = await client.patch(url, json={"phone": "abc"}, headers=world.h("admin"))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "phone"

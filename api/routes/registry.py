@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
 from api.auth import principal_of, roles
-from api.schemas import MediatorIn, OrgIn, RegionIn
+from api.schemas import MediatorIn, MediatorPatch, OrgIn, RegionIn
 from mediation import orgs, regions
 from mediation.pagination import check_limit, decode_cursor, encode_cursor
 
@@ -76,6 +76,13 @@ class OrgController(Controller):
     @post("/{org_id:uuid}/mediators", summary="Add a mediator to an organisation (admin)", guards=[org_admin])
     async def add_mediator(self, request: Request, org_id: uuid.UUID, data: MediatorIn) -> dict[str, Any]:
         return await orgs.add_mediator(principal_of(request), org_id, name=data.name, phone=data.phone)
+
+    @patch("/{org_id:uuid}/mediators/{mediator_id:uuid}", summary="Rename or (de)activate a mediator (admin)",
+           guards=[org_admin])
+    async def update_mediator(self, request: Request, org_id: uuid.UUID, mediator_id: uuid.UUID,
+                              data: MediatorPatch) -> dict[str, Any]:
+        return await orgs.update_mediator(principal_of(request), org_id, mediator_id, name=data.name,
+                                          phone=data.phone, active=data.active)
 
     @get("/{org_id:uuid}/mediators", summary="The organisation's mediators")
     async def mediators(self, request: Request, org_id: uuid.UUID) -> dict[str, Any]:
