@@ -383,6 +383,47 @@ def run_side(side: str, label: str, assignments: list, processes: int, warmup: f
 
 # ---------------------------------------------------------------- profiles
 
+# where a sample's stack passes through one of these frames, it counts for the category
+CATEGORIES = (
+    ("token lookup (accounts.authenticate)", ("authenticate (mediation/accounts.py",)),
+    ("access guard query (disputes.check_access)", ("check_access (mediation/disputes.py",)),
+    ("reading the dispute back (disputes._full)", ("_full (mediation/disputes.py",)),
+    ("BEGIN / COMMIT (piccolo transaction enter/exit)", ("PostgresTransaction.__aenter__", "PostgresTransaction.__aexit__")),
+    ("all asyncpg calls (any of the above and the writes)", ("(asyncpg/",)),
+    ("request body decoding and validation", ("decode_json (litestar", "validate_registration", "validate_parties",
+                                               "_build_command (mediation", "parse_values_from_connection_kwargs")),
+    ("answer encoding (litestar encode_json)", ("encode_json (litestar",)),
+    ("JSON log line (structlog)", ("(structlog/",)),
+    ("uvicorn/httptools outside the app", ()),
+)
+
+
+def categorize_profile(paths: list[Path]) -> str:
+    counts: collections.Counter = collections.Counter()
+    total = outside = 0
+    for path in paths:
+        if not path.exists():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            if "Litestar.__call__" not in stack:
+                outside += n
+            for name, keys in CATEGORIES:
+                if keys and any(k in stack for k in keys):
+                    counts[name] += n
+    if not total:
+        return "(no samples)"
+    counts["uvicorn/httptools outside the app"] = outside
+    lines = ["| share of the server's samples | where |", "|---:|---|"]
+    for name, _ in CATEGORIES:
+        lines.append(f"| {100 * counts[name] / total:.1f}% | {name} |")
+    return "\n".join(lines)
+
+
 def summarize_profile(paths: list[Path], top: int = 25) -> str:
     """Inclusive share of samples per function (project code and the big libraries),
     from py-spy's collapsed-stack output."""
@@ -474,6 +515,81 @@ def cpu_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- statements per request
+
+def count_statements() -> str:
+    """Run one flow through the app in-process with a query logger on every pooled
+    connection, and list the statements (round trips) each request sends."""
+    import asyncpg
+    import httpx
+
+    sys.path.insert(0, str(common.ROOT))
+    sent: list[str] = []
+    create_pool = asyncpg.create_pool
+
+    def logging_pool(*a, **kw):
+        async def init(conn):
+            conn.add_query_logger(lambda r: sent.append(" ".join(r.query.split())[:70]))
+        return create_pool(*a, init=init, **kw)
+
+    async def go() -> str:
+        from api.app import create_app
+        from mediation import accounts, db, orgs, regions
+        from mediation.access import SYSTEM
+
+        database = common.Database()
+        url = database.start()
+        try:
+            await db.migrate(url)
+            asyncpg.create_pool = logging_pool
+            await db.connect(url)
+            c6, _, t9, _ = real_counties(1)[0]
+            await regions.create(code=c6, name="县", level="county")
+            await regions.create(code=t9, name="镇", level="township")
+            await regions.create(code=t9 + "201", name="村", level="village")
+            org = await orgs.create_org(SYSTEM, name="村调委会", tier="village", kind="village_committee",
+                                        region_code=t9 + "201")
+            med = await orgs.add_mediator(SYSTEM, org["id"], name="王调解", phone=None)
+            token = (await accounts.create_token(role="mediator", org_id=org["id"])).token
+            app = create_app(manage_database=False, run_worker=False)
+            out = []
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench",
+                                         headers={"Authorization": f"Bearer {token}"}) as c:
+                for rep in range(2):  # the second flow runs with warm statement caches
+                    sent.clear()
+                    r = await c.post("/api/v1/disputes", json={
+                        "org_id": str(org["id"]), "type": "neighbor", "source": "application", "summary": "x",
+                        "parties": [{"role": "applicant", "kind": "person", "name": "张三",
+                                     "id_number": resident_id(c6, 1)}, {"role": "respondent", "kind": "person",
+                                                                       "name": "李四"}]})
+                    d = r.json()
+                    per = {"register": list(sent)}
+                    sent.clear()
+                    r = await c.post(f"/api/v1/disputes/{d['id']}/sessions", json={
+                        "version": 1, "held_at": d["registered_at"], "method": "onsite",
+                        "mediator_ids": [str(med["id"])], "summary": "s"})
+                    per["sessions"] = list(sent)
+                    sent.clear()
+                    r = await c.post(f"/api/v1/disputes/{d['id']}/resolve", json={"version": 2, "agreement": {
+                        "form": "written", "terms": "t", "signed_at": d["registered_at"], "amount": "1.00"}})
+                    per["resolve"] = list(sent)
+                    if rep == 1:
+                        total = sum(len(v) for v in per.values())
+                        out.append(f"statements sent per flow: {total} "
+                                   f"({', '.join(f'{k} {len(v)}' for k, v in per.items())}); the asyncpg loop: 21 "
+                                   "(3 × BEGIN, 4 statements, COMMIT, pool reset)")
+                        for k, v in per.items():
+                            out.append(f"\n{k}:")
+                            out.extend(f"  {q}" for q in v)
+            await db.disconnect()
+            return "\n".join(out)
+        finally:
+            asyncpg.create_pool = create_pool
+            database.stop()
+
+    return asyncio.run(go())
+
+
 # ---------------------------------------------------------------- main
 
 def main(argv: list[str] | None = None) -> int:
@@ -493,7 +609,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", type=Path,
                    help="serve from a copy of the packages in this folder (PYTHONPATH), to A/B a change")
     p.add_argument("--server-log", type=Path, help="keep the server's log here (default: discarded)")
+    p.add_argument("--count-statements", action="store_true",
+                   help="only list the statements each request of one flow sends (in-process app)")
     args = p.parse_args(argv)
+    if args.count_statements:
+        print(count_statements())
+        return 0
 
     database = common.Database()
     url = database.start()
@@ -568,6 +689,8 @@ def main(argv: list[str] | None = None) -> int:
             paths = sorted(args.profile.glob(f"profile-{slug}.*.txt"))
             if paths:
                 print(f"\n#### Server profile, {slug}\n")
+                print(categorize_profile(paths))
+                print()
                 print(summarize_profile(paths))
     return 0
 
