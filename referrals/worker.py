@@ -53,6 +53,9 @@ DEFAULT_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 5040
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_POLL_SECONDS = 1.0
+# claims at most this often: at hundreds of commits a second every NOTIFY would otherwise
+# cost each worker a claim query; this gathers them for at most 10 ms
+DEFAULT_CLAIM_INTERVAL = 0.01
 DEFAULT_CONCURRENCY = 32
 DEFAULT_JITTER = 0.10  # a gap grows by 0–10 %, never shrinks
 MAX_RETRY_AFTER_SECONDS = 86400.0  # no receiver parks an event for longer than the longest gap
@@ -235,7 +238,8 @@ class Worker:
                  clock: Callable[[], dt.datetime] | None = None, http: httpx.AsyncClient | None = None,
                  worker_id: str | None = None, lease: float | None = None, timeout: float | None = None,
                  poll_interval: float | None = None, concurrency: int | None = None,
-                 jitter: float | None = None, rng: random.Random | None = None, listen: bool = True) -> None:
+                 jitter: float | None = None, rng: random.Random | None = None, listen: bool = True,
+                 claim_interval: float = DEFAULT_CLAIM_INTERVAL) -> None:
         s = settings or WorkerSettings()
         self.schedule = tuple(float(x) for x in (schedule if schedule is not None else s.schedule))
         self.lease = float(lease if lease is not None else s.lease)
@@ -243,6 +247,7 @@ class Worker:
         self.poll_interval = float(poll_interval if poll_interval is not None else s.poll_interval)
         self.concurrency = int(concurrency if concurrency is not None else s.concurrency)
         self.jitter = float(jitter if jitter is not None else s.jitter)
+        self.claim_interval = float(claim_interval)
         if len(self.schedule) < 1 or any(g < 0 for g in self.schedule):
             raise ValueError("the schedule needs at least one gap, none negative")
         if self.lease <= self.timeout:
@@ -267,7 +272,8 @@ class Worker:
         self.listening = asyncio.Event()  # set while the LISTEN connection is up (tests wait on it)
         self.listen_pid: int | None = None  # its server process id
         self._successes = _GroupWriter(self._write_delivered)
-        self._next_due: dt.datetime | None = None
+        self._next_due: float | None = None  # time.monotonic() when the next retry falls due
+        self._last_claim = 0.0
         self._log = log.bind(worker=self.id)
 
     # -- life cycle
@@ -322,7 +328,11 @@ class Worker:
         failures = 0
         refresh = True  # ask the database when the next retry falls due
         while not self._stopping:
+            since = time.monotonic() - self._last_claim
+            if since < self.claim_interval:
+                await asyncio.sleep(self.claim_interval - since)
             self._wake.clear()
+            self._last_claim = time.monotonic()
             free = self.concurrency - len(self._in_flight)
             try:
                 claimed = await self._claim(free) if free > 0 else 0
