@@ -554,6 +554,8 @@ class Worker:
                         await asyncio.wait_for(lost.wait(), timeout=15)
                     if not lost.is_set():
                         await conn.fetchval("SELECT 1", timeout=5)  # a dead peer shows up here
+                if lost.is_set():
+                    self._log.warning("worker.listen_lost", error="connection closed")
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 — any failure means: reconnect
