@@ -41,7 +41,7 @@ import structlog
 from mediation import clock as _clock
 from mediation import db
 from mediation.errors import Conflict, Invalid, NotFound
-from mediation.pagination import decode_cursor, encode_cursor
+from mediation.pagination import Keyset, keyset_page
 from referrals import signing
 from referrals.outbox import NOTIFY_CHANNEL
 
@@ -604,6 +604,9 @@ def _item(r: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+#: outbox ids are text (`msg_…`), not UUIDs
+_NEWEST_FIRST = Keyset(columns=("created_at", "id"), keys=("created_at", "id"), parsers=(dt.datetime.fromisoformat, str))
+
 _COLUMNS = ("id, court_id, event_type, status, attempts, next_attempt_at, last_status, last_error, created_at, "
             "delivered_at, dead_at")
 
@@ -622,23 +625,9 @@ async def list_deliveries(*, status: str | None = None, court_id: uuid.UUID | No
         conds.append(f"court_id = ${len(args)}")
     where = " AND ".join(conds)
     async with db.connection() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM webhook_outbox WHERE {where}", *args)
-        page_args, page_where = list(args), where
-        if cursor:
-            at_text, last_id = decode_cursor(cursor, 2)
-            try:
-                at = dt.datetime.fromisoformat(at_text)
-            except ValueError:
-                raise Invalid.field("cursor", "is not a cursor this service gave out") from None
-            page_args += [at, last_id]
-            page_where += f" AND (created_at, id) < (${len(page_args) - 1}, ${len(page_args)})"
-        page_args.append(limit + 1)
-        rows = await conn.fetch(f"SELECT {_COLUMNS} FROM webhook_outbox WHERE {page_where} "
-                                f"ORDER BY created_at DESC, id DESC LIMIT ${len(page_args)}", *page_args)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [_item(r) for r in rows], "total": total,
-            "next_cursor": encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None}
+        page = await keyset_page(conn, select=_COLUMNS, source="webhook_outbox", where=where, args=args,
+                                 keyset=_NEWEST_FIRST, limit=limit, cursor=cursor)
+    return {"items": [_item(r) for r in page.rows], "total": page.total, "next_cursor": page.next_cursor}
 
 
 async def retry_delivery(message_id: str, *, actor: str) -> dict[str, Any]:
