@@ -25,6 +25,9 @@ from api.routes.registry import OrgController, RegionController
 from mediation import db
 from mediation.embedded import EmbeddedPostgres
 from mediation.settings import Settings, load
+from referrals.delivery_routes import DELIVERY_HANDLERS
+from referrals.routes import ROUTE_HANDLERS  # importing referrals subscribes it to dispute signals
+from referrals.worker import start_in_process
 
 log = structlog.get_logger("tiaojie")
 
@@ -32,25 +35,8 @@ DOCS_STATIC = "/static/docs"
 
 
 def api_handlers() -> list[Any]:
-    handlers: list[Any] = [RegionController, OrgController, DisputeController, AuditController]
-    with contextlib.suppress(ImportError):
-        from referrals.routes import ROUTE_HANDLERS  # the court side, when installed
-
-        handlers.extend(ROUTE_HANDLERS)
-    with contextlib.suppress(ImportError):
-        from referrals.delivery_routes import DELIVERY_HANDLERS  # the webhook deliveries admin API
-
-        handlers.extend(DELIVERY_HANDLERS)
-    return handlers
-
-
-def plugin_handlers() -> list[Any]:
-    handlers: list[Any] = []
-    with contextlib.suppress(ImportError):
-        from api.pages import PAGE_HANDLERS
-
-        handlers.extend(PAGE_HANDLERS)
-    return handlers
+    return [RegionController, OrgController, DisputeController, AuditController, *ROUTE_HANDLERS,
+            *DELIVERY_HANDLERS]
 
 
 class Database:
@@ -87,10 +73,7 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
         app.state.database = database
         worker = None
         if run_worker:
-            with contextlib.suppress(ImportError):
-                from referrals.worker import start_in_process
-
-                worker = await start_in_process()
+            worker = await start_in_process()
         try:
             yield
         finally:
@@ -98,9 +81,6 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
                 await worker.stop()
             if database is not None:
                 await database.stop()
-
-    with contextlib.suppress(ImportError):
-        import referrals  # noqa: F401  (subscribes to the dispute signals)
 
     api = Router(path="/api/v1", route_handlers=api_handlers(), security=[{"bearer": []}])
     docs_static = generate_static_files_config(static_files_handler_path=DOCS_STATIC)
@@ -126,7 +106,7 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
     auth = DefineMiddleware(BearerTokenMiddleware, exclude=["^/healthz", "^/schema", "^/static", "^/ui", "^/$",
                                                             "^/favicon"])
     app = Litestar(
-        route_handlers=[api, healthz, favicon, static_router, *plugin_handlers()],
+        route_handlers=[api, healthz, favicon, static_router],
         middleware=[request_context_middleware, auth],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
