@@ -37,7 +37,7 @@ from mediation.codes import (
 from mediation.errors import Collector, Forbidden, Invalid, NotFound, StaleVersion
 from mediation.idnumbers import PHONE_RE, credit_code_problem, mask_id_number, mask_phone, resident_id_problem
 from mediation.pagination import keyset_page, newest_first
-from mediation.regions import canonical, scope_prefix
+from mediation.regions import canonical, filter_prefix
 
 SUMMARY_MAX = 2000
 TEXT_MAX = 10000
@@ -303,9 +303,7 @@ async def list_disputes(principal: Principal, filters: ListFilters, *, limit: in
             conds.append(f"d.{column} = ${len(args)}")
     async with db.connection() as conn:
         if region12:
-            level = await conn.fetchval("SELECT level FROM regions WHERE code = $1", region12)
-            from mediation.regions import derive_level
-            args.append(scope_prefix(region12, level or derive_level(region12)) + "%")
+            args.append(await filter_prefix(conn, region12) + "%")
             conds.append(f"d.region_code LIKE ${len(args)}")
         if filters.q and filters.q.strip():
             args.append("%" + _like_escape(filters.q.strip().lower()) + "%")

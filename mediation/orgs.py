@@ -11,7 +11,7 @@ from mediation.codes import ORG_KIND_TIERS, ORG_KINDS, TIER_REGION_LEVEL, TIERS
 from mediation.errors import Collector, Invalid, NotFound
 from mediation.idnumbers import PHONE_RE, mask_phone
 from mediation.pagination import Keyset, keyset_page
-from mediation.regions import canonical
+from mediation.regions import canonical, filter_prefix
 from mediation.tables import Mediator, Org
 
 ORG_COLUMNS = "o.id, o.name, o.tier, o.kind, o.region_code, o.county_code, o.created_at, r.name AS region_name"
@@ -75,9 +75,7 @@ async def list_orgs(principal: Principal, *, region: str | None = None, tier: st
     if region:
         code12 = canonical(region, "region")
         async with db.connection() as conn:
-            level = await conn.fetchval("SELECT level FROM regions WHERE code = $1", code12)
-        from mediation.regions import scope_prefix
-        args.append(scope_prefix(code12, level or "village") + "%")
+            args.append(await filter_prefix(conn, code12) + "%")
         conds.append(f"o.region_code LIKE ${len(args)}")
     if tier:
         if tier not in TIERS:

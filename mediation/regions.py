@@ -56,6 +56,13 @@ def scope_prefix(code12: str, level: str) -> str:
     return code12[: LEVEL_PREFIX_LENGTH[level]]
 
 
+async def filter_prefix(conn, code12: str) -> str:
+    """The prefix a `region=` filter matches: the registered region's level decides
+    (东莞市 441900 is a county), an unregistered code's level is derived from its digits."""
+    level = await conn.fetchval("SELECT level FROM regions WHERE code = $1", code12)
+    return scope_prefix(code12, level or derive_level(code12))
+
+
 def _parent_candidates(code12: str, level: str) -> list[tuple[str, bool]]:
     """(parent code, required) from the nearest level up."""
     if level == "village":
