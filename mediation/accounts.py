@@ -16,6 +16,15 @@ from mediation.regions import canonical, scope_prefix
 TOKEN_PREFIX = "tj_"
 
 
+_revocations = 0
+
+
+def revocations() -> int:
+    """How many tokens this process has revoked; caches of `authenticate` answers
+    (api.auth) drop everything when it changes, so a revocation here acts at once."""
+    return _revocations
+
+
 def hash_token(token: str) -> str:
     # tokens are 256 random bits, so a fast hash is enough; passwords get argon2
     return hashlib.sha256(token.encode()).hexdigest()
@@ -84,6 +93,8 @@ async def revoke_token(name_or_prefix: str, *, actor: str = "system") -> str:
             raise Conflict(f"{len(rows)} tokens match {name_or_prefix!r}; give the name")
         await c.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = $1", rows[0]["id"])
         await audit.record(c, actor=actor, action="token.revoke", entity="token", entity_id=rows[0]["name"])
+    global _revocations
+    _revocations += 1
     return rows[0]["name"]
 
 
