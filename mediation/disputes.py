@@ -10,6 +10,7 @@ tests); every field is validated here so one answer names every bad field.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -182,18 +183,24 @@ def party_dict(r, reveal: bool) -> dict[str, Any]:
     }
 
 
+def _ts(value: dt.datetime | str | None) -> dt.datetime | None:
+    """A timestamp from a row, or from a JSON aggregate of rows (ISO text)."""
+    return clock.local(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
 def event_dict(r) -> dict[str, Any]:
-    return {"seq": r["seq"], "kind": r["kind"], "at": clock.local(r["at"]), "actor": r["actor"],
-            "org_id": r["org_id"], "tier": r["tier"], "detail": json.loads(r["detail"]),
-            "recorded_at": clock.local(r["recorded_at"])}
+    detail = r["detail"]
+    return {"seq": r["seq"], "kind": r["kind"], "at": _ts(r["at"]), "actor": r["actor"],
+            "org_id": r["org_id"], "tier": r["tier"], "detail": json.loads(detail) if isinstance(detail, str) else detail,
+            "recorded_at": _ts(r["recorded_at"])}
 
 
 def referral_dict(r) -> dict[str, Any]:
     out = {"id": r["id"], "kind": r["kind"], "court_id": r["court_id"], "status": r["status"],
-           "created_at": clock.local(r["created_at"])}
+           "created_at": _ts(r["created_at"])}
     if r["decision"] is not None:
         out["decision"] = r["decision"]
-        out["decided_at"] = clock.local(r["decided_at"])
+        out["decided_at"] = _ts(r["decided_at"])
     if r["court_case_no"] is not None:
         out["court_case_no"] = r["court_case_no"]
     return out
@@ -231,11 +238,30 @@ async def _load(conn: asyncpg.Connection, dispute_id: uuid.UUID, *, lock: bool =
         f"SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE d.id = $1{' FOR UPDATE' if lock else ''}", dispute_id)
 
 
-async def _full(conn: asyncpg.Connection, row, *, reveal: bool) -> dict[str, Any]:
-    parties = await conn.fetch("SELECT * FROM dispute_parties WHERE dispute_id = $1 ORDER BY position", row["id"])
-    events = await conn.fetch("SELECT * FROM dispute_events WHERE dispute_id = $1 ORDER BY seq", row["id"])
-    referrals = await conn.fetch("SELECT * FROM referrals WHERE dispute_id = $1 ORDER BY created_at, id", row["id"])
-    return dispute_dict(row, parties, events, referrals, reveal=reveal)
+#: a dispute with its parties, timeline and referrals in one round trip
+FULL_DISPUTE = f"""
+    SELECT {DISPUTE_COLUMNS},
+        (SELECT coalesce(json_agg(json_build_object('role', p.role, 'kind', p.kind, 'name', p.name,
+                'id_number', p.id_number, 'phone', p.phone, 'address', p.address) ORDER BY p.position), '[]')
+         FROM dispute_parties p WHERE p.dispute_id = d.id) AS parties_json,
+        (SELECT coalesce(json_agg(json_build_object('seq', e.seq, 'kind', e.kind, 'at', e.at, 'actor', e.actor,
+                'org_id', e.org_id, 'tier', e.tier, 'detail', e.detail, 'recorded_at', e.recorded_at)
+                ORDER BY e.seq), '[]')
+         FROM dispute_events e WHERE e.dispute_id = d.id) AS events_json,
+        (SELECT coalesce(json_agg(json_build_object('id', r.id, 'kind', r.kind, 'court_id', r.court_id,
+                'status', r.status, 'created_at', r.created_at, 'decision', r.decision,
+                'decided_at', r.decided_at, 'court_case_no', r.court_case_no) ORDER BY r.created_at, r.id), '[]')
+         FROM referrals r WHERE r.dispute_id = d.id) AS referrals_json
+    FROM disputes d WHERE d.id = $1"""
+
+
+async def _load_full(conn: asyncpg.Connection, dispute_id: uuid.UUID):
+    return await conn.fetchrow(FULL_DISPUTE, dispute_id)
+
+
+def full_dict(row, *, reveal: bool) -> dict[str, Any]:
+    return dispute_dict(row, json.loads(row["parties_json"]), json.loads(row["events_json"]),
+                        json.loads(row["referrals_json"]), reveal=reveal)
 
 
 def _readable(principal: Principal, row) -> bool:
@@ -256,7 +282,7 @@ async def check_access(principal: Principal, dispute_id: uuid.UUID, *, act: bool
 
 async def get(principal: Principal, dispute_id: uuid.UUID, *, reveal: bool = False) -> dict[str, Any]:
     async with db.transaction() as conn:
-        row = await _load(conn, dispute_id)
+        row = await _load_full(conn, dispute_id)
         if not _readable(principal, row):
             raise NotFound(f"dispute {dispute_id} not found")
         if reveal:
@@ -264,7 +290,7 @@ async def get(principal: Principal, dispute_id: uuid.UUID, *, reveal: bool = Fal
                 raise Forbidden("full personal data is shown only to admins and the holding organisation")
             await audit.record(conn, actor=principal.actor, action="personal_data.reveal", entity="dispute",
                                entity_id=dispute_id, dispute_id=dispute_id)
-        return await _full(conn, row, reveal=reveal)
+        return full_dict(row, reveal=reveal)
 
 
 @dataclass(frozen=True)
@@ -404,27 +430,24 @@ async def register(principal: Principal, data: Any) -> dict[str, Any]:
     if not principal.may_act_on_dispute(org_id=reg.org_id):
         raise Forbidden("a mediator registers disputes only at their own organisation")
     async with db.transaction() as conn:
-        children: dict[str, Any] = {}
+        written = await insert_dispute(conn, principal, reg)
+    # answered from what was written: no read-back round trips (a new dispute has no referrals)
+    return dispute_dict(written.row, [dataclasses.asdict(p) for p in reg.parties], [written.event], (),
+                        reveal=False)
 
-        async def read_children(dispute_id: uuid.UUID) -> None:
-            # read before the case number is taken, so its counter row lock is not held
-            # over these round trips; a new dispute has no referrals yet
-            children["parties"] = await conn.fetch(
-                "SELECT * FROM dispute_parties WHERE dispute_id = $1 ORDER BY position", dispute_id)
-            children["events"] = await conn.fetch(
-                "SELECT * FROM dispute_events WHERE dispute_id = $1 ORDER BY seq", dispute_id)
 
-        row = await insert_dispute(conn, principal, reg, before_numbering=read_children)
-        return dispute_dict(row, children["parties"], children["events"], (), reveal=False)
+@dataclass(frozen=True)
+class Written:
+    row: Any                 # the dispute row (DISPUTE_COLUMNS)
+    event: dict[str, Any]    # its first event, as stored
 
 
 async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Registration,
                          *, default_deadline: dt.timedelta = DEFAULT_DEADLINE,
-                         event_detail: dict[str, Any] | None = None, before_numbering=None):
-    """Write a new dispute, its parties and its first event in the caller's transaction.
-    The case-number counter is taken by the last statement, so its row lock lasts only
-    until the commit that follows. `before_numbering(dispute_id)` runs just before that
-    statement (reads the caller needs, done while no counter lock is held)."""
+                         event_detail: dict[str, Any] | None = None) -> Written:
+    """Write a new dispute, its parties, its first event and its audit entry in the
+    caller's transaction, in two statements. The case-number counter is taken by the
+    second (the last of the transaction), so its row lock lasts only until the commit."""
     now = clock.now()
     org = await conn.fetchrow("SELECT id, tier, county_code, region_code FROM orgs WHERE id = $1", reg.org_id)
     if org is None:
@@ -443,16 +466,26 @@ async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Re
     if event_detail:
         event = lifecycle.Event(event.kind, event.at, event.org_id, event.tier, {**event.detail, **event_detail})
     dispute_id = uuid.uuid4()
-    await conn.executemany(
-        """INSERT INTO dispute_parties (id, dispute_id, position, role, kind, name, id_number, phone, address)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        [(uuid.uuid4(), dispute_id, i, p.role, p.kind, p.name, p.id_number, p.phone, p.address)
-         for i, p in enumerate(reg.parties)])
-    await _insert_event(conn, dispute_id, 1, event, principal.actor)
-    if before_numbering is not None:
-        await before_numbering(dispute_id)
+    parties = reg.parties
+    detail = json.dumps(event.detail, ensure_ascii=False, default=str)
+    # the parties' and the event's foreign keys are deferred: the dispute row comes last
+    recorded_at = await conn.fetchval(
+        """
+        WITH parties AS (
+            INSERT INTO dispute_parties (id, dispute_id, position, role, kind, name, id_number, phone, address)
+            SELECT gen_random_uuid(), $1, t.position - 1, t.role, t.kind, t.name, t.id_number, t.phone, t.address
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                WITH ORDINALITY AS t(role, kind, name, id_number, phone, address, position)
+        )
+        INSERT INTO dispute_events (id, dispute_id, seq, kind, at, actor, org_id, tier, detail)
+        VALUES (gen_random_uuid(), $1, 1, $8, $9, $10, $11, $12, $13::jsonb)
+        RETURNING recorded_at
+        """,
+        dispute_id, [p.role for p in parties], [p.kind for p in parties], [p.name for p in parties],
+        [p.id_number for p in parties], [p.phone for p in parties], [p.address for p in parties],
+        event.kind, event.at, principal.actor, event.org_id, event.tier, detail)
     year = registered_at.astimezone(clock.TZ).year
-    words = " ".join([reg.summary, *(p.name for p in reg.parties)]).lower()
+    words = " ".join([reg.summary, *(p.name for p in parties)]).lower()
     row = await conn.fetchrow(
         f"""
         WITH counter AS (
@@ -461,31 +494,29 @@ async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Re
             RETURNING last
         ), numbered AS (
             SELECT $2 || '-' || $3::text || '-' || lpad(last::text, 6, '0') AS case_no FROM counter
+        ), inserted AS (
+            INSERT INTO disputes AS d (id, case_no, county_code, version, type, source, status, summary,
+                region_code, org_id, handler_org_ids, tier, entry_tier, highest_tier, registered_at, occurred_on,
+                deadline, last_move_at, amount, persons_involved, court_id, court_case_no, search_text)
+            SELECT $1, n.case_no, $2, 1, $4, $5, 'open', $6, $7, $8, ARRAY[$8]::uuid[], $9, $9, $9, $10, $11, $12,
+                $10, $13, $14, $15, $16, lower(n.case_no) || ' ' || $17
+            FROM numbered n
+            RETURNING {DISPUTE_COLUMNS}
+        ), audited AS (
+            INSERT INTO audit_log (actor, action, entity, entity_id, dispute_id, detail)
+            SELECT $18, 'dispute.register', 'dispute', $1::text, $1, jsonb_build_object('case_no', i.case_no)
+            FROM inserted i
         )
-        INSERT INTO disputes AS d (id, case_no, county_code, version, type, source, status, summary, region_code,
-            org_id, handler_org_ids, tier, entry_tier, highest_tier, registered_at, occurred_on, deadline,
-            last_move_at, amount, persons_involved, court_id, court_case_no, search_text)
-        SELECT $1, n.case_no, $2, 1, $4, $5, 'open', $6, $7, $8, ARRAY[$8]::uuid[], $9, $9, $9, $10, $11, $12,
-            $10, $13, $14, $15, $16, lower(n.case_no) || ' ' || $17
-        FROM numbered n
-        RETURNING {DISPUTE_COLUMNS}
+        SELECT * FROM inserted
         """,
         dispute_id, org["county_code"], year, reg.type, reg.source, reg.summary, region_code, org["id"],
         state.tier, registered_at, reg.occurred_on, reg.deadline or registered_at + default_deadline,
-        reg.amount, reg.persons_involved or len(reg.parties), reg.court_id, reg.court_case_no, words,
+        reg.amount, reg.persons_involved or len(parties), reg.court_id, reg.court_case_no, words,
+        principal.actor,
     )
-    await audit.record(conn, actor=principal.actor, action="dispute.register", entity="dispute",
-                       entity_id=dispute_id, dispute_id=dispute_id, detail={"case_no": row["case_no"]})
-    return row
-
-
-async def _insert_event(conn: asyncpg.Connection, dispute_id: uuid.UUID, seq: int, event: lifecycle.Event,
-                        actor: str) -> None:
-    await conn.execute(
-        """INSERT INTO dispute_events (id, dispute_id, seq, kind, at, actor, org_id, tier, detail)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)""",
-        uuid.uuid4(), dispute_id, seq, event.kind, event.at, actor, event.org_id, event.tier,
-        json.dumps(event.detail, ensure_ascii=False, default=str))
+    stored_event = {"seq": 1, "kind": event.kind, "at": event.at, "actor": principal.actor, "org_id": event.org_id,
+                    "tier": event.tier, "detail": json.loads(detail), "recorded_at": recorded_at}
+    return Written(row=row, event=stored_event)
 
 
 # ---------------------------------------------------------------- transitions
@@ -612,20 +643,23 @@ def register_action(action: str, builder) -> None:
 ACTIONS = ("sessions", "escalate", "assign", "resolve", "fail", "withdraw", "reject", "performance", "visit")
 
 
+LOCK_FOR_TRANSITION = f"""
+    SELECT {DISPUTE_COLUMNS}, EXISTS (SELECT 1 FROM referrals r WHERE r.dispute_id = d.id
+        AND r.kind = 'confirmation' AND r.status <> 'decided') AS pending_confirmation
+    FROM disputes d WHERE d.id = $1 FOR UPDATE OF d"""
+
+
 async def transition(principal: Principal, dispute_id: uuid.UUID, action: str, data: Any,
                      *, if_match: str | None = None) -> dict[str, Any]:
     now = clock.now()
     version = requested_version(data, if_match)
     async with db.transaction() as conn:
-        row = await _load(conn, dispute_id, lock=True)
+        row = await conn.fetchrow(LOCK_FOR_TRANSITION, dispute_id)
         if not _readable(principal, row):
             raise NotFound(f"dispute {dispute_id} not found")
         if not principal.may_act_on_dispute(org_id=row["org_id"]):
             raise Forbidden("only the organisation currently holding the dispute may act on it")
-        pending = await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM referrals WHERE dispute_id = $1 AND kind = 'confirmation' AND status <> 'decided')",
-            dispute_id)
-        state = state_from_row(row, pending_confirmation=pending)
+        state = state_from_row(row, pending_confirmation=row["pending_confirmation"])
         cmd, note = await _build_command(conn, action, data, state)
         at = _time(getattr(data, "at", None)) or lifecycle.default_at(cmd, now)
         if getattr(data, "at", None) is None and at == now:
@@ -639,7 +673,7 @@ async def transition(principal: Principal, dispute_id: uuid.UUID, action: str, d
         if note:
             event = lifecycle.Event(event.kind, event.at, event.org_id, event.tier, {**event.detail, "note": note})
         await apply_event(conn, principal, row, state, event)
-        return await _full(conn, await _load(conn, dispute_id), reveal=False)
+        return full_dict(await _load_full(conn, dispute_id), reveal=False)
 
 
 async def guard_frozen(conn: asyncpg.Connection, principal: Principal, region_code: str, at: dt.datetime) -> None:
@@ -667,19 +701,27 @@ async def apply_event(conn: asyncpg.Connection, principal: Principal, row, state
         agreement_form = new.agreement.get("form")
         if new.agreement.get("amount") is not None:
             agreement_amount = Decimal(new.agreement["amount"])
+    who = actor or principal.actor
+    # row, event and audit entry in one round trip
     await conn.execute(
-        """UPDATE disputes SET version = $2, status = $3, org_id = $4, tier = $5, highest_tier = $6,
-               concluded_tier = $7, concluded_at = $8, last_move_at = $9, handler_org_ids = $10::uuid[],
-               agreement = $11::jsonb, agreement_form = $12, agreement_amount = $13, performance = $14,
-               prevented = $15::text[], updated_at = now()
-           WHERE id = $1""",
+        """
+        WITH updated AS (
+            UPDATE disputes SET version = $2, status = $3, org_id = $4, tier = $5, highest_tier = $6,
+                concluded_tier = $7, concluded_at = $8, last_move_at = $9, handler_org_ids = $10::uuid[],
+                agreement = $11::jsonb, agreement_form = $12, agreement_amount = $13, performance = $14,
+                prevented = $15::text[], updated_at = now()
+            WHERE id = $1
+        ), event AS (
+            INSERT INTO dispute_events (id, dispute_id, seq, kind, at, actor, org_id, tier, detail)
+            VALUES (gen_random_uuid(), $1, $2, $16, $17, $18, $19, $20, $21::jsonb)
+        )
+        INSERT INTO audit_log (actor, action, entity, entity_id, dispute_id, detail)
+        VALUES ($18, 'dispute.' || $16, 'dispute', $1::text, $1, jsonb_build_object('version', $2::int))
+        """,
         row["id"], new.version, new.status, new.org_id, new.tier, new.highest_tier, new.concluded_tier,
         new.concluded_at, new.last_move_at, list(new.handler_org_ids), agreement, agreement_form,
-        agreement_amount, new.performance, list(new.prevented))
-    who = actor or principal.actor
-    await _insert_event(conn, row["id"], new.version, event, who)
-    await audit.record(conn, actor=who, action=f"dispute.{event.kind}", entity="dispute", entity_id=row["id"],
-                       dispute_id=row["id"], detail={"version": new.version})
+        agreement_amount, new.performance, list(new.prevented),
+        event.kind, event.at, who, event.org_id, event.tier, json.dumps(event.detail, ensure_ascii=False, default=str))
     await signals.publish(conn, signals.EventRecorded(
         dispute_id=row["id"], case_no=row["case_no"], source=row["source"], court_id=row["court_id"],
         court_case_no=row["court_case_no"], kind=event.kind, at=event.at, detail=event.detail,

@@ -415,10 +415,10 @@ async def entrust(principal: Principal, data: Any) -> dict[str, Any]:
         if not await courts.on_roster(conn, court_id, reg.org_id):
             raise Invalid.field("org_id", "is not on the court's roster of invited mediation organisations "
                                 "(特邀调解组织名册)")
-        row = await disputes.insert_dispute(
+        row = (await disputes.insert_dispute(
             conn, principal, reg, default_deadline=entrustment_limit(kind, procedure),
             event_detail={"court_id": str(court_id), "court_case_no": court_case_no, "entrustment_kind": kind,
-                          "procedure": procedure})
+                          "procedure": procedure})).row
         await conn.execute("UPDATE disputes SET entrustment_kind = $2, entrustment_procedure = $3 WHERE id = $1",
                            row["id"], kind, procedure)
         await _audit_reveals(conn, principal, [(row["id"], {"entrustment": True})])

@@ -201,9 +201,9 @@ class DisputeMachine(RuleBasedStateMachine):
                     registered_at=REGISTERED, occurred_on=None, amount=None, persons_involved=None, deadline=None,
                     court_id=self.court_id, court_case_no="(2026)川1325民初7号")
                 async with db.transaction() as conn:
-                    row = await disputes.insert_dispute(conn, self.principal(org), reg,
-                                                        default_deadline=dt.timedelta(days=15))
-                return row["id"]
+                    written = await disputes.insert_dispute(conn, self.principal(org), reg,
+                                                            default_deadline=dt.timedelta(days=15))
+                return written.row["id"]
             body = NS(org_id=self.world.orgs[org], type="neighbor", source=source, summary="张三与李四因宅基地边界发生纠纷",
                       parties=[NS(role="applicant", kind="person", name="张三", id_number=None, phone=None, address=None)],
                       region_code=None, registered_at=REGISTERED, occurred_on=None, amount=None,
