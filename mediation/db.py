@@ -16,15 +16,6 @@ from mediation.piccolo_conf import DB  # noqa: E402
 MIGRATION_LOCK_KEY = 0x7469616F6A6965  # "tiaojie"
 
 
-class PooledConnection(asyncpg.Connection):
-    """Pooled connections skip asyncpg's reset on release (`UNLISTEN *; RESET ALL; …`, a
-    round trip and PostgreSQL work per transaction): nothing here leaves session state
-    on a pooled connection. LISTEN and advisory locks live on dedicated connections."""
-
-    def get_reset_query(self) -> str:
-        return ""
-
-
 def configure(url: str) -> None:
     """Point the (single, process-wide) engine at a database URL."""
     DB.config = {"dsn": url}
@@ -40,7 +31,6 @@ async def connect(url: str, *, min_size: int = 2, max_size: int = 20) -> None:
         max_size=max_size,
         command_timeout=60,
         max_inactive_connection_lifetime=300,
-        connection_class=PooledConnection,
     )
 
 
