@@ -15,12 +15,12 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from mediation import audit, clock, db, lifecycle, signals
+from mediation import audit, clock, db, fields, lifecycle, signals
 from mediation.access import Principal
 from mediation.codes import (
     AGREEMENT_FORMS,
@@ -43,83 +43,11 @@ from mediation.regions import canonical, filter_prefix
 SUMMARY_MAX = 2000
 TEXT_MAX = 10000
 DEFAULT_DEADLINE = dt.timedelta(days=30)
-MONEY_MAX = Decimal("999999999999.99")
 
 DISPUTE_COLUMNS = """d.id, d.case_no, d.county_code, d.version, d.type, d.source, d.status, d.summary,
     d.region_code, d.org_id, d.handler_org_ids, d.tier, d.entry_tier, d.highest_tier, d.concluded_tier,
     d.registered_at, d.occurred_on, d.deadline, d.concluded_at, d.last_move_at, d.amount,
     d.persons_involved, d.agreement, d.performance, d.prevented, d.court_id, d.court_case_no"""
-
-
-# ---------------------------------------------------------------- field checks
-
-def _text(errors: Collector, field: str, value: Any, *, max_len: int, required: bool = True) -> str | None:
-    if value is None:
-        if required:
-            errors.add(field, "is required")
-        return None
-    if not isinstance(value, str) or (required and not value.strip()):
-        errors.add(field, "must be a non-empty text")
-        return None
-    if len(value) > max_len:
-        errors.add(field, f"must be at most {max_len} characters")
-        return None
-    if "\x00" in value:
-        errors.add(field, "must not contain NUL characters")
-        return None
-    return value
-
-
-def _code(errors: Collector, field: str, value: Any, codes: dict[str, str], *, required: bool = True) -> str | None:
-    if value is None:
-        if required:
-            errors.add(field, "is required")
-        return None
-    if value not in codes:
-        errors.add(field, f"must be one of {', '.join(codes)}")
-        return None
-    return value
-
-
-def money(errors: Collector, field: str, value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        errors.add(field, "must be a decimal amount in yuan")
-        return None
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        errors.add(field, "must be a decimal amount in yuan")
-        return None
-    if not amount.is_finite():
-        errors.add(field, "must be a decimal amount in yuan")
-        return None
-    if amount < 0:
-        errors.add(field, "must not be negative")
-        return None
-    if amount > MONEY_MAX or amount.as_tuple().exponent < -2:
-        errors.add(field, "must have at most two decimal places and 12 digits before them")
-        return None
-    return amount.quantize(Decimal("0.01"))
-
-
-def _time(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else clock.aware(value)
-
-
-def _uuid(errors: Collector, field: str, value: Any, *, required: bool = True) -> uuid.UUID | None:
-    if value is None:
-        if required:
-            errors.add(field, "is required")
-        return None
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        errors.add(field, "must be an id")
-        return None
 
 
 @dataclass(frozen=True)
@@ -142,9 +70,9 @@ def validate_parties(errors: Collector, parties: Any, field: str = "parties") ->
     out = []
     for i, p in enumerate(parties):
         f = f"{field}[{i}]"
-        role = _code(errors, f"{f}.role", getattr(p, "role", None), PARTY_ROLES)
-        kind = _code(errors, f"{f}.kind", getattr(p, "kind", None), PARTY_KINDS)
-        name = _text(errors, f"{f}.name", getattr(p, "name", None), max_len=200)
+        role = fields.code(errors, f"{f}.role", getattr(p, "role", None), PARTY_ROLES)
+        kind = fields.code(errors, f"{f}.kind", getattr(p, "kind", None), PARTY_KINDS)
+        name = fields.text(errors, f"{f}.name", getattr(p, "name", None), max_len=200)
         id_number = getattr(p, "id_number", None)
         if id_number is not None:
             if not isinstance(id_number, str):
@@ -162,7 +90,7 @@ def validate_parties(errors: Collector, parties: Any, field: str = "parties") ->
         phone = getattr(p, "phone", None)
         if phone is not None and (not isinstance(phone, str) or not PHONE_RE.match(phone)):
             errors.add(f"{f}.phone", "must be a phone number of digits (and dashes)")
-        address = _text(errors, f"{f}.address", getattr(p, "address", None), max_len=500, required=False)
+        address = fields.text(errors, f"{f}.address", getattr(p, "address", None), max_len=500, required=False)
         out.append(PartyInput(role=role or "", kind=kind or "", name=name or "", id_number=id_number or None,
                               phone=phone, address=address))
     return out
@@ -307,9 +235,9 @@ class ListFilters:
 async def list_disputes(principal: Principal, filters: ListFilters, *, limit: int = 50,
                         cursor: str | None = None) -> dict[str, Any]:
     errors = Collector()
-    _code(errors, "status", filters.status, STATUSES, required=False)
-    _code(errors, "type", filters.type, DISPUTE_TYPES, required=False)
-    _code(errors, "source", filters.source, SOURCES, required=False)
+    fields.code(errors, "status", filters.status, STATUSES, required=False)
+    fields.code(errors, "type", filters.type, DISPUTE_TYPES, required=False)
+    fields.code(errors, "source", filters.source, SOURCES, required=False)
     region12 = None
     if filters.region:
         try:
@@ -380,15 +308,15 @@ class Registration:
 
 def validate_registration(data: Any, *, court_entrusted: bool = False) -> Registration:
     errors = Collector()
-    org_id = _uuid(errors, "org_id", getattr(data, "org_id", None))
-    dtype = _code(errors, "type", getattr(data, "type", None), DISPUTE_TYPES)
+    org_id = fields.uuid_of(errors, "org_id", getattr(data, "org_id", None))
+    dtype = fields.code(errors, "type", getattr(data, "type", None), DISPUTE_TYPES)
     if court_entrusted:
         source = "court_entrusted"
     else:
-        source = _code(errors, "source", getattr(data, "source", None), SOURCES)
+        source = fields.code(errors, "source", getattr(data, "source", None), SOURCES)
         if source == "court_entrusted":
             errors.add("source", "court-entrusted disputes arrive from the court through /court/entrustments")
-    summary = _text(errors, "summary", getattr(data, "summary", None), max_len=SUMMARY_MAX)
+    summary = fields.text(errors, "summary", getattr(data, "summary", None), max_len=SUMMARY_MAX)
     parties = validate_parties(errors, getattr(data, "parties", None))
     region_code = getattr(data, "region_code", None)
     if region_code is not None:
@@ -396,12 +324,12 @@ def validate_registration(data: Any, *, court_entrusted: bool = False) -> Regist
             region_code = canonical(region_code, "region_code")
         except Invalid as e:
             errors.errors.extend(e.errors)
-    amount = money(errors, "amount", getattr(data, "amount", None))
+    amount = fields.money(errors, "amount", getattr(data, "amount", None))
     persons = getattr(data, "persons_involved", None)
     if persons is not None and (not isinstance(persons, int) or isinstance(persons, bool) or not 1 <= persons <= 1_000_000):
         errors.add("persons_involved", "must be a whole number of at least 1")
-    registered_at = _time(getattr(data, "registered_at", None))
-    deadline = _time(getattr(data, "deadline", None))
+    registered_at = fields.aware_time(getattr(data, "registered_at", None))
+    deadline = fields.aware_time(getattr(data, "deadline", None))
     if deadline is not None and deadline < (registered_at or clock.now()):
         errors.add("deadline", "must not be before registration")
     if registered_at is not None and registered_at > clock.now() + lifecycle.CLOCK_SKEW:
@@ -549,21 +477,21 @@ def requested_version(data: Any, if_match: str | None) -> int | None:
 
 async def _build_command(conn: asyncpg.Connection, action: str, data: Any, state: lifecycle.DisputeState):
     errors = Collector()
-    note = _text(errors, "note", getattr(data, "note", None), max_len=TEXT_MAX, required=False)
+    note = fields.text(errors, "note", getattr(data, "note", None), max_len=TEXT_MAX, required=False)
     cmd: Any = None
     if action == "sessions":
-        held_at = _time(getattr(data, "held_at", None))
+        held_at = fields.aware_time(getattr(data, "held_at", None))
         if held_at is None:
             errors.add("held_at", "is required")
-        method = _code(errors, "method", getattr(data, "method", None), SESSION_METHODS)
-        summary = _text(errors, "summary", getattr(data, "summary", None), max_len=TEXT_MAX)
+        method = fields.code(errors, "method", getattr(data, "method", None), SESSION_METHODS)
+        summary = fields.text(errors, "summary", getattr(data, "summary", None), max_len=TEXT_MAX)
         raw_ids = getattr(data, "mediator_ids", None)
         ids: list[uuid.UUID] = []
         if not isinstance(raw_ids, list | tuple) or not raw_ids:
             errors.add("mediator_ids", "at least one mediator is required")
         else:
             for i, m in enumerate(raw_ids):
-                mid = _uuid(errors, f"mediator_ids[{i}]", m)
+                mid = fields.uuid_of(errors, f"mediator_ids[{i}]", m)
                 if mid is not None:
                     ids.append(mid)
             if ids:
@@ -576,8 +504,8 @@ async def _build_command(conn: asyncpg.Connection, action: str, data: Any, state
         cmd = lifecycle.RecordSession(held_at=held_at, method=method, mediator_ids=tuple(dict.fromkeys(ids)),
                                       summary=summary)
     elif action in ("escalate", "assign"):
-        to = _uuid(errors, "to_org_id", getattr(data, "to_org_id", None))
-        reason = _text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX)
+        to = fields.uuid_of(errors, "to_org_id", getattr(data, "to_org_id", None))
+        reason = fields.text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX)
         errors.raise_if_any()
         ref = await _org_ref(conn, to, "to_org_id")
         cmd = (lifecycle.Escalate if action == "escalate" else lifecycle.Assign)(to=ref, reason=reason)
@@ -586,41 +514,41 @@ async def _build_command(conn: asyncpg.Connection, action: str, data: Any, state
         if a is None:
             errors.add("agreement", "is required")
         else:
-            form = _code(errors, "agreement.form", getattr(a, "form", None), AGREEMENT_FORMS)
-            terms = _text(errors, "agreement.terms", getattr(a, "terms", None), max_len=TEXT_MAX)
-            signed_at = _time(getattr(a, "signed_at", None))
+            form = fields.code(errors, "agreement.form", getattr(a, "form", None), AGREEMENT_FORMS)
+            terms = fields.text(errors, "agreement.terms", getattr(a, "terms", None), max_len=TEXT_MAX)
+            signed_at = fields.aware_time(getattr(a, "signed_at", None))
             if signed_at is None:
                 errors.add("agreement.signed_at", "is required")
-            amount = money(errors, "agreement.amount", getattr(a, "amount", None))
+            amount = fields.money(errors, "agreement.amount", getattr(a, "amount", None))
             due = getattr(a, "performance_due", None)
         prevented = getattr(data, "prevented", None) or []
         for i, p in enumerate(prevented):
-            _code(errors, f"prevented[{i}]", p, PREVENTED)
+            fields.code(errors, f"prevented[{i}]", p, PREVENTED)
         errors.raise_if_any()
         cmd = lifecycle.Resolve(
             agreement=lifecycle.Agreement(form=form, terms=terms, signed_at=signed_at, amount=amount,
                                           performance_due=due),
             prevented=tuple(dict.fromkeys(prevented)))
     elif action == "fail":
-        reason = _text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX)
-        channel = _code(errors, "channel", getattr(data, "channel", None), FAIL_CHANNELS, required=False)
+        reason = fields.text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX)
+        channel = fields.code(errors, "channel", getattr(data, "channel", None), FAIL_CHANNELS, required=False)
         errors.raise_if_any()
         cmd = lifecycle.Fail(reason=reason, channel=channel)
     elif action in ("withdraw", "reject"):
-        reason = _text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX)
+        reason = fields.text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX)
         errors.raise_if_any()
         cmd = (lifecycle.Withdraw if action == "withdraw" else lifecycle.Reject)(reason=reason)
     elif action == "performance":
         status = getattr(data, "status", None)
         if status == "pending" or status not in PERFORMANCE:
             errors.add("status", "must be one of performed, partial, breached")
-        checked_at = _time(getattr(data, "checked_at", None))
+        checked_at = fields.aware_time(getattr(data, "checked_at", None))
         if checked_at is None:
             errors.add("checked_at", "is required")
         errors.raise_if_any()
         cmd = lifecycle.RecordPerformance(status=status, checked_at=checked_at)
     elif action == "visit":
-        satisfaction = _code(errors, "satisfaction", getattr(data, "satisfaction", None), SATISFACTION)
+        satisfaction = fields.code(errors, "satisfaction", getattr(data, "satisfaction", None), SATISFACTION)
         errors.raise_if_any()
         cmd = lifecycle.RecordVisit(satisfaction=satisfaction)
     else:
@@ -661,7 +589,7 @@ async def transition(principal: Principal, dispute_id: uuid.UUID, action: str, d
             raise Forbidden("only the organisation currently holding the dispute may act on it")
         state = state_from_row(row, pending_confirmation=row["pending_confirmation"])
         cmd, note = await _build_command(conn, action, data, state)
-        at = _time(getattr(data, "at", None)) or lifecycle.default_at(cmd, now)
+        at = fields.aware_time(getattr(data, "at", None)) or lifecycle.default_at(cmd, now)
         if getattr(data, "at", None) is None and at == now:
             # a case registered a little ahead of this clock (skew allowed) can still move now
             at = max(now, state.last_move_at)

@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from mediation import clock, db, disputes, lifecycle, signals
+from mediation import clock, db, disputes, fields, lifecycle, signals
 from mediation.access import Principal
 from mediation.codes import STATUSES
 from mediation.errors import Collector, Conflict, Forbidden, Invalid, NotFound
@@ -65,35 +65,10 @@ ENTRUSTED_COLUMNS = f"{disputes.DISPUTE_COLUMNS}, d.entrustment_kind, d.entrustm
 
 # ---------------------------------------------------------------- small checks
 
-def _text(errors: Collector, field: str, value: Any, *, max_len: int, required: bool) -> str | None:
-    if value is None:
-        if required:
-            errors.add(field, "is required")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        errors.add(field, "must be a non-empty text")
-        return None
-    if len(value) > max_len:
-        errors.add(field, f"must be at most {max_len} characters")
-        return None
-    return value
-
-
 def _case_no(errors: Collector, field: str, value: Any, *, required: bool) -> str | None:
     """Court case numbers are kept as the court sent them, e.g. (2026)川1325民初123号."""
-    text = _text(errors, field, value, max_len=CASE_NO_MAX, required=required)
+    text = fields.text(errors, field, value, max_len=CASE_NO_MAX, required=required)
     return None if text is None else text.strip()
-
-
-def _code(errors: Collector, field: str, value: Any, codes: dict[str, str], *, required: bool) -> str | None:
-    if value is None:
-        if required:
-            errors.add(field, "is required")
-        return None
-    if value not in codes:
-        errors.add(field, f"must be one of {', '.join(codes)}")
-        return None
-    return value
 
 
 def _require_court(principal: Principal) -> uuid.UUID:
@@ -123,7 +98,7 @@ async def build_refer(conn: asyncpg.Connection, data: Any, state: lifecycle.Disp
     """`POST /disputes/{id}/refer {court_id, reason}`: a litigation referral (引导诉讼)."""
     errors = Collector()
     court_id = await _court_field(conn, errors, getattr(data, "court_id", None))
-    reason = _text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX, required=True)
+    reason = fields.text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX, required=True)
     errors.raise_if_any()
     return lifecycle.Refer(court_id=court_id, reason=reason, referral_id=uuid.uuid4())
 
@@ -253,8 +228,8 @@ async def list_referrals(principal: Principal, *, status: str | None = None, kin
     """The referrals addressed to the calling court (an admin: every court's, or one's),
     newest first, each with its dispute in full."""
     errors = Collector()
-    _code(errors, "status", status, REFERRAL_STATUSES, required=False)
-    _code(errors, "kind", kind, REFERRAL_KINDS, required=False)
+    fields.code(errors, "status", status, REFERRAL_STATUSES, required=False)
+    fields.code(errors, "kind", kind, REFERRAL_KINDS, required=False)
     errors.raise_if_any()
     args: list[Any] = []
     conds = []
@@ -335,7 +310,7 @@ async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> dic
     errors = Collector()
     decision = getattr(data, "decision", None)
     court_case_no = _case_no(errors, "court_case_no", getattr(data, "court_case_no", None), required=False)
-    note = _text(errors, "note", getattr(data, "note", None), max_len=TEXT_MAX, required=False)
+    note = fields.text(errors, "note", getattr(data, "note", None), max_len=TEXT_MAX, required=False)
     raw_at = getattr(data, "decided_at", None)
     decided_at = None if raw_at is None else clock.aware(raw_at)
     now = clock.now()
@@ -391,8 +366,8 @@ async def entrust(principal: Principal, data: Any) -> dict[str, Any]:
     court_id = _require_court(principal)
     errors = Collector()
     court_case_no = _case_no(errors, "court_case_no", getattr(data, "court_case_no", None), required=True)
-    kind = _code(errors, "kind", getattr(data, "kind", None), ENTRUSTMENT_KINDS, required=True)
-    procedure = _code(errors, "procedure", getattr(data, "procedure", None), PROCEDURES, required=False)
+    kind = fields.code(errors, "kind", getattr(data, "kind", None), ENTRUSTMENT_KINDS, required=True)
+    procedure = fields.code(errors, "procedure", getattr(data, "procedure", None), PROCEDURES, required=False)
     if kind == "pre_filing" and procedure is not None:
         errors.add("procedure", "applies only to in_litigation entrustments (委托调解)")
     reg = None
@@ -464,7 +439,7 @@ async def get_entrustment(principal: Principal, dispute_id: uuid.UUID) -> dict[s
 async def list_entrustments(principal: Principal, *, status: str | None = None, limit: int = 50,
                             cursor: str | None = None) -> dict[str, Any]:
     errors = Collector()
-    _code(errors, "status", status, STATUSES, required=False)
+    fields.code(errors, "status", status, STATUSES, required=False)
     errors.raise_if_any()
     args: list[Any] = []
     where = _entrustment_filter(principal, args)

@@ -1,0 +1,83 @@
+"""Field checks every service shares: each adds a named error to a `Collector` and
+returns the cleaned value (or None), so one answer names every bad field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from mediation import clock
+from mediation.errors import Collector
+
+MONEY_MAX = Decimal("999999999999.99")
+
+
+def text(errors: Collector, field: str, value: Any, *, max_len: int, required: bool = True) -> str | None:
+    if value is None:
+        if required:
+            errors.add(field, "is required")
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        errors.add(field, "must be a non-empty text")
+        return None
+    if len(value) > max_len:
+        errors.add(field, f"must be at most {max_len} characters")
+        return None
+    if "\x00" in value:
+        errors.add(field, "must not contain NUL characters")
+        return None
+    return value
+
+
+def code(errors: Collector, field: str, value: Any, codes: dict[str, str], *, required: bool = True) -> str | None:
+    if value is None:
+        if required:
+            errors.add(field, "is required")
+        return None
+    if value not in codes:
+        errors.add(field, f"must be one of {', '.join(codes)}")
+        return None
+    return value
+
+
+def money(errors: Collector, field: str, value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        errors.add(field, "must be a decimal amount in yuan")
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        errors.add(field, "must be a decimal amount in yuan")
+        return None
+    if not amount.is_finite():
+        errors.add(field, "must be a decimal amount in yuan")
+        return None
+    if amount < 0:
+        errors.add(field, "must not be negative")
+        return None
+    if amount > MONEY_MAX or amount.as_tuple().exponent < -2:
+        errors.add(field, "must have at most two decimal places and 12 digits before them")
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def aware_time(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else clock.aware(value)
+
+
+def uuid_of(errors: Collector, field: str, value: Any, *, required: bool = True) -> uuid.UUID | None:
+    if value is None:
+        if required:
+            errors.add(field, "is required")
+        return None
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        errors.add(field, "must be an id")
+        return None
