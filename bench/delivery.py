@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
@@ -39,19 +38,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine  # noqa: E402
 
 COMPRESSED_SCHEDULE = "0,1,300,1800,7200,18000,36000,50400,72000,86400"  # 5 s → 1 s, the rest as in production
 COUNTY = "511325000000"
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"nproc {os.cpu_count()}, {model}, Python {sys.version.split()[0]}"
 
 
 def percentile(values: list[float], p: float) -> float:
