@@ -304,6 +304,8 @@ class Registration:
     deadline: dt.datetime | None
     court_id: uuid.UUID | None = None
     court_case_no: str | None = None
+    entrustment_kind: str | None = None        # pre_filing | in_litigation (court-entrusted only)
+    entrustment_procedure: str | None = None   # ordinary | simple
 
 
 def validate_registration(data: Any, *, court_entrusted: bool = False) -> Registration:
@@ -425,9 +427,10 @@ async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Re
         ), inserted AS (
             INSERT INTO disputes AS d (id, case_no, county_code, version, type, source, status, summary,
                 region_code, org_id, handler_org_ids, tier, entry_tier, highest_tier, registered_at, occurred_on,
-                deadline, last_move_at, amount, persons_involved, court_id, court_case_no, search_text)
+                deadline, last_move_at, amount, persons_involved, court_id, court_case_no, search_text,
+                entrustment_kind, entrustment_procedure)
             SELECT $1, n.case_no, $2, 1, $4, $5, 'open', $6, $7, $8, ARRAY[$8]::uuid[], $9, $9, $9, $10, $11, $12,
-                $10, $13, $14, $15, $16, lower(n.case_no) || ' ' || $17
+                $10, $13, $14, $15, $16, lower(n.case_no) || ' ' || $17, $19, $20
             FROM numbered n
             RETURNING {DISPUTE_COLUMNS}
         ), audited AS (
@@ -440,7 +443,7 @@ async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Re
         dispute_id, org["county_code"], year, reg.type, reg.source, reg.summary, region_code, org["id"],
         state.tier, registered_at, reg.occurred_on, reg.deadline or registered_at + default_deadline,
         reg.amount, reg.persons_involved or len(parties), reg.court_id, reg.court_case_no, words,
-        principal.actor,
+        principal.actor, reg.entrustment_kind, reg.entrustment_procedure,
     )
     stored_event = {"seq": 1, "kind": event.kind, "at": event.at, "actor": principal.actor, "org_id": event.org_id,
                     "tier": event.tier, "detail": json.loads(detail), "recorded_at": recorded_at}

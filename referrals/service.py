@@ -385,7 +385,8 @@ async def entrust(principal: Principal, data: Any) -> dict[str, Any]:
     assert reg is not None and kind is not None
     if kind == "in_litigation":
         procedure = procedure or "ordinary"
-    reg = dataclasses.replace(reg, court_id=court_id, court_case_no=court_case_no)
+    reg = dataclasses.replace(reg, court_id=court_id, court_case_no=court_case_no, entrustment_kind=kind,
+                              entrustment_procedure=procedure)
     async with db.transaction() as conn:
         if not await courts.on_roster(conn, court_id, reg.org_id):
             raise Invalid.field("org_id", "is not on the court's roster of invited mediation organisations "
@@ -394,8 +395,6 @@ async def entrust(principal: Principal, data: Any) -> dict[str, Any]:
             conn, principal, reg, default_deadline=entrustment_limit(kind, procedure),
             event_detail={"court_id": str(court_id), "court_case_no": court_case_no, "entrustment_kind": kind,
                           "procedure": procedure})).row
-        await conn.execute("UPDATE disputes SET entrustment_kind = $2, entrustment_procedure = $3 WHERE id = $1",
-                           row["id"], kind, procedure)
         await _audit_reveals(conn, principal, [(row["id"], {"entrustment": True})])
         return (await _disputes_in_full(conn, [row["id"]]))[row["id"]]
 
