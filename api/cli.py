@@ -56,6 +56,7 @@ def cmd_serve(args) -> int:
 
     from api.app import create_app
     from mediation import demo
+    from referrals import demo as court_demo
 
     settings = load()
 
@@ -66,6 +67,7 @@ def cmd_serve(args) -> int:
                 summary = await demo.load_if_empty(progress=_progress)
                 if summary:
                     print(summary, file=sys.stderr)
+                    print(await court_demo.load(), file=sys.stderr)
             if args.print_admin_token:
                 from mediation import accounts
 
@@ -155,10 +157,13 @@ def cmd_regions_import(args) -> int:
 def cmd_demo(args) -> int:
     async def work():
         from mediation import demo
+        from referrals import demo as court_demo
 
         async with database():
             summary = await demo.load(progress=_progress)
+            court_summary = await court_demo.load()
         print(summary, file=sys.stderr)
+        print(court_summary, file=sys.stderr)
     return _run(work)
 
 
