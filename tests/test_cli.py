@@ -232,15 +232,18 @@ async def test_token_create_refuses_a_taken_name(tiaojie):
 
 # ---------------------------------------------------------------- demo
 
-async def test_demo_command_loads_the_county_once(tiaojie):
+async def test_demo_command_loads_the_county_and_its_court_once(tiaojie):
     r = tiaojie("demo")
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
     assert "demo loaded (" in r.stderr
     assert "西充县 511325: 23 乡镇(街道), 301 村(社区), 328 调解组织, 1725 调解员, 3000 件纠纷" in r.stderr
-    assert await fetchval("SELECT count(*) FROM disputes WHERE county_code = '511325'") == 3000
+    assert "demo court 西充县人民法院 (川1325): 24 orgs on its roster, 24 entrusted cases" in r.stderr
+    assert await fetchval("SELECT count(*) FROM disputes WHERE source <> 'court_entrusted'") == 3000
+    assert await fetchval("SELECT count(*) FROM disputes WHERE source = 'court_entrusted'") == 24
     r = tiaojie("demo")
     assert r.returncode == 0, r.stderr
     assert ("demo already loaded, nothing changed: 西充县 511325: 23 乡镇(街道), 301 村(社区), 328 调解组织, "
-            "1725 调解员, 3000 件纠纷") in r.stderr
-    assert await fetchval("SELECT count(*) FROM disputes") == 3000
+            "1725 调解员, 3024 件纠纷") in r.stderr
+    assert "demo court 西充县人民法院 already registered, nothing changed" in r.stderr
+    assert await fetchval("SELECT count(*) FROM disputes") == 3024
