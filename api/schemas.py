@@ -16,8 +16,6 @@ from mediation.codes import (
     DISPUTE_TYPES,
     FAIL_CHANNELS,
     ORG_KINDS,
-    PARTY_KINDS,
-    PARTY_ROLES,
     PERFORMANCE,
     PREVENTED,
     REGION_LEVELS,
@@ -26,6 +24,8 @@ from mediation.codes import (
     SOURCES,
     TIERS,
 )
+
+from referrals.schemas import PartyIn  # noqa: F401  (one party body for mediators and courts)
 
 
 def one_of(codes: dict[str, str]) -> Meta:
@@ -60,15 +60,6 @@ class MediatorPatch(msgspec.Struct):
     name: str | None = None
     phone: str | None = None
     active: bool | None = None
-
-
-class PartyIn(msgspec.Struct):
-    role: Annotated[str, one_of(PARTY_ROLES)]
-    kind: Annotated[str, one_of(PARTY_KINDS)]
-    name: str
-    id_number: Annotated[str, Meta(description="Resident ID (GB 11643) or credit code (GB 32100)")] | None = None
-    phone: str | None = None
-    address: str | None = None
 
 
 class DisputeIn(msgspec.Struct):

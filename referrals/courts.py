@@ -18,8 +18,8 @@ import asyncpg
 from mediation import accounts, audit, clock, db
 from mediation.access import Principal
 from mediation.errors import Collector, Conflict, Invalid, NotFound
-from mediation.pagination import decode_cursor, encode_cursor
-from mediation.regions import canonical, derive_level, scope_prefix
+from mediation.pagination import Keyset, keyset_page
+from mediation.regions import canonical, filter_prefix
 from referrals.outbox import NOTIFY_CHANNEL
 from referrals.signing import new_secret
 
@@ -143,32 +143,22 @@ async def get_court(principal: Principal, court_id: uuid.UUID) -> dict[str, Any]
     return court_dict(row, full=_sees_webhook(principal, court_id))
 
 
+BY_CODE = Keyset(columns=("c.code",), keys=("code",), parsers=(str,), descending=False)
+
+
 async def list_courts(principal: Principal, *, region: str | None = None, limit: int = 50,
                       cursor: str | None = None) -> dict[str, Any]:
     """Every role reads the list (mediators pick the court they refer to), by code."""
     args: list[Any] = []
     conds = ["TRUE"]
-    if region:
-        code12 = canonical(region, "region")
-        args.append(scope_prefix(code12, derive_level(code12)) + "%")
-        conds.append(f"c.region_code LIKE ${len(args)}")
-    where = " AND ".join(conds)
     async with db.connection() as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM courts c WHERE {where}", *args)
-        page_args = list(args)
-        page_where = where
-        if cursor:
-            (after,) = decode_cursor(cursor, 1)
-            page_args.append(after)
-            page_where += f" AND c.code > ${len(page_args)}"
-        page_args.append(limit + 1)
-        rows = await conn.fetch(
-            f"SELECT {COURT_COLUMNS} FROM courts c WHERE {page_where} ORDER BY c.code LIMIT ${len(page_args)}",
-            *page_args)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [court_dict(r, full=principal.is_admin) for r in rows], "total": total,
-            "next_cursor": encode_cursor(rows[-1]["code"]) if more else None}
+        if region:
+            args.append(await filter_prefix(conn, canonical(region, "region")) + "%")
+            conds.append(f"c.region_code LIKE ${len(args)}")
+        page = await keyset_page(conn, select=COURT_COLUMNS, source="courts c", where=" AND ".join(conds),
+                                 args=args, keyset=BY_CODE, limit=limit, cursor=cursor)
+    return {"items": [court_dict(r, full=principal.is_admin) for r in page.rows], "total": page.total,
+            "next_cursor": page.next_cursor}
 
 
 async def set_webhook_url(principal: Principal, court_id: uuid.UUID, webhook_url: Any) -> dict[str, Any]:
