@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import urllib.parse
 from typing import Any
 
 import structlog
@@ -23,6 +24,78 @@ def redact_text(text: str) -> str:
     text = _ID_RE.sub(lambda m: REDACTED if any(c.isdigit() for c in m.group()) and sum(c.isdigit() for c in m.group()) >= 8 else m.group(), text)
     text = _ID15_RE.sub(REDACTED, text)
     return _PHONE_RE.sub(REDACTED, text)
+
+
+# ---------------------------------------------------------------- what a request line may hold
+
+_UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+#: 2, 4, 6, 9 or 12 digits, never starting with 0 (landlines do) and never 11 (mobiles are)
+_REGION = re.compile(r"[1-9][0-9](?:[0-9]{2}){0,2}|[1-9][0-9]{8}|[1-9][0-9]{11}|unassigned")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+                   r"(?:Z|[ +-][0-9]{2}:?[0-9]{2})?)?")
+_SHAPES: dict[str, re.Pattern[str]] = {
+    "code": _CODE,
+    "region": _REGION,
+    "uuid": re.compile(_UUID),
+    "count": re.compile(r"[0-9]{1,4}"),
+    "bool": re.compile(r"true|false|1|0|yes|no|on|off", re.IGNORECASE),
+    "month": re.compile(r"[0-9]{4}-[0-9]{2}"),
+    "date": _DATE,
+    "year": re.compile(r"[0-9]{4}"),
+    "actor": re.compile(rf"(?:user|court):{_UUID}"),
+}
+
+#: The query parameters a request line shows as sent, each with the shape its value must
+#: have (anything else is redacted). None of them names a person or holds what a person
+#: typed: `q`, `name`, `token`, `cursor` (a forged one may hold anything) and every key
+#: not listed here are logged as `[redacted]`.
+SAFE_QUERY_PARAMS: dict[str, str] = {
+    "limit": "count", "overdue": "bool", "reveal": "bool",
+    "status": "code", "type": "code", "source": "code", "kind": "code", "tier": "code", "level": "code",
+    "risk": "code", "metric": "code", "part": "code", "org_kind": "code", "format": "code",
+    "region": "region", "parent": "region", "child": "region",
+    "org_id": "uuid", "court_id": "uuid", "dispute_id": "uuid", "referral_id": "uuid",
+    "month": "month", "from": "month", "to": "month", "year": "year",
+    "registered_from": "date", "registered_to": "date", "concluded_from": "date", "concluded_to": "date",
+    "since": "date", "until": "date",
+    "actor": "actor",
+}
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")
+_SEGMENT = re.compile(r"[A-Za-z0-9._~:+-]{1,100}")
+MAX_LOGGED_PARAMS = 20
+
+
+def _loggable_value(key: str, value: str) -> str:
+    shape = SAFE_QUERY_PARAMS.get(key)
+    if shape is not None and _SHAPES[shape].fullmatch(value) and redact_text(value) == value:
+        return value
+    return REDACTED
+
+
+def _loggable_key(key: str) -> str:
+    return key if _KEY.fullmatch(key) and redact_text(key) == key else REDACTED
+
+
+def loggable_query(raw: bytes) -> str | None:
+    """The query string as a request line may show it: known harmless parameters with
+    values of their expected shape, every other value (and any key that is not a plain
+    identifier) as `[redacted]`, at most 20 parameters. Decoded first, so percent-encoding
+    hides nothing from the checks."""
+    if not raw:
+        return None
+    pairs = urllib.parse.parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    shown = [f"{_loggable_key(k)}={_loggable_value(k, v)}" for k, v in pairs[:MAX_LOGGED_PARAMS]]
+    if len(pairs) > MAX_LOGGED_PARAMS:
+        shown.append("...")
+    return "&".join(shown)
+
+
+def loggable_path(path: str) -> str:
+    """The path with every segment that is not a plain identifier (a name in Chinese, an
+    ID number, anything odd) replaced by `[redacted]`."""
+    return "/".join(seg if not seg or (_SEGMENT.fullmatch(seg) and redact_text(seg) == seg) else REDACTED
+                    for seg in path.split("/"))
 
 
 def _redact(value: Any) -> Any:

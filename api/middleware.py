@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.parse
 import uuid
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.logs import redact_text
+from api.logs import loggable_path, loggable_query, redact_text
 
 log = structlog.get_logger("tiaojie.http")
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -35,26 +34,11 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             status = scope["state"].get("response_status", 500)
             query = loggable_query(scope.get("query_string", b""))
-            log.info("request", method=scope["method"], path=scope["path"], query=query, status=status,
+            log.info("request", method=scope["method"], path=loggable_path(scope["path"]), query=query, status=status,
                      ms=round((time.perf_counter() - started) * 1000, 1))
             structlog.contextvars.clear_contextvars()
 
     return middleware
-
-
-#: query parameters that carry free text a person typed (a name, an ID, a phone number)
-FREE_TEXT_PARAMS = frozenset({"q"})
-
-
-def loggable_query(raw: bytes) -> str | None:
-    """The query string as it may be logged: free-text search values are dropped whole
-    (a name is personal data and no pattern finds names), the rest decoded first
-    (`%E5%BC%A0` + an ID number would otherwise hide it from the patterns) and redacted."""
-    if not raw:
-        return None
-    pairs = urllib.parse.parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-    shown = [(k, "[redacted]" if k in FREE_TEXT_PARAMS else redact_text(v)) for k, v in pairs]
-    return redact_text("&".join(f"{k}={v}" for k, v in shown))
 
 
 async def stamp_response(message: Message, scope: Scope) -> None:
