@@ -41,11 +41,27 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+#: assets that hold no personal data and may be cached as their handler says
+CACHEABLE_PREFIXES = ("/static/", "/favicon.")
+
+
+def _cache_headers(path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`Cache-Control: no-store` on every answer that may carry personal data: every API
+    answer (whatever its handler set) and every page; static assets keep their own."""
+    if path.startswith(CACHEABLE_PREFIXES):
+        return headers
+    if not path.startswith("/api/") and any(k.lower() == b"cache-control" for k, _ in headers):
+        return headers  # a page that chose its own policy (the docs page, say)
+    return [*(h for h in headers if h[0].lower() != b"cache-control"), (b"cache-control", b"no-store")]
+
+
 async def stamp_response(message: Message, scope: Scope) -> None:
     """`before_send` hook: runs for every response, error answers from middleware too."""
     if message["type"] == "http.response.start":
         state = scope.setdefault("state", {})
         state["response_status"] = message["status"]
+        headers = _cache_headers(scope.get("path", ""), list(message.get("headers", [])))
         request_id = state.get("request_id")
         if request_id:
-            message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            headers.append((b"x-request-id", request_id.encode()))
+        message["headers"] = headers
