@@ -19,14 +19,16 @@ from litestar_offline_docs.core import generate_static_files_config
 from api.auth import BearerTokenMiddleware
 from api.middleware import request_context_middleware, stamp_response
 from api.problems import EXCEPTION_HANDLERS
+import referrals
+from api.routes.court_api import CourtEntrustmentController, CourtReferralController
+from api.routes.courts import CourtController
+from api.routes.deliveries import DeliveryController
 from api.routes.disputes import DisputeController
 from api.routes.ops import AuditController, favicon, healthz
 from api.routes.registry import OrgController, RegionController
 from mediation import db
 from mediation.embedded import EmbeddedPostgres
 from mediation.settings import Settings, load
-from referrals.delivery_routes import DELIVERY_HANDLERS
-from referrals.routes import ROUTE_HANDLERS  # importing referrals subscribes it to dispute signals
 from referrals.worker import start_in_process
 
 log = structlog.get_logger("tiaojie")
@@ -35,8 +37,8 @@ DOCS_STATIC = "/static/docs"
 
 
 def api_handlers() -> list[Any]:
-    return [RegionController, OrgController, DisputeController, AuditController, *ROUTE_HANDLERS,
-            *DELIVERY_HANDLERS]
+    return [RegionController, OrgController, DisputeController, AuditController, CourtController,
+            CourtReferralController, CourtEntrustmentController, DeliveryController]
 
 
 class Database:
@@ -64,6 +66,7 @@ class Database:
 def create_app(*, settings: Settings | None = None, manage_database: bool = True, run_worker: bool = True,
                debug: bool = False) -> Litestar:
     settings = settings or load()
+    referrals.install()  # the court side: its dispute actions and its subscriber to dispute events
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -1,19 +1,16 @@
-"""Bearer tokens → `Principal` on `request.user`, and the guards that check scope
-before a body is read (so 401 → 404/403 → 413 → 400 → 422 → 409 holds)."""
+"""Bearer tokens → `Principal` on the connection's `user` (read it with
+`api.guards.principal_of`; the guards live there too)."""
 
 from __future__ import annotations
 
 import time
-import uuid
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from mediation import accounts, disputes
+from mediation import accounts
 from mediation.access import Principal
-from mediation.errors import Forbidden
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
@@ -52,30 +49,3 @@ async def authenticate_cached(token: str) -> Principal | None:
         _token_cache.clear()
     _token_cache[key] = (now + TOKEN_CACHE_SECONDS, generation, principal)
     return principal
-
-
-def principal_of(connection: ASGIConnection) -> Principal:
-    return connection.user
-
-
-def roles(*allowed: str):
-    """A guard letting only these roles through (others get 403)."""
-
-    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-        if principal_of(connection).role not in allowed:
-            raise Forbidden(f"this needs the role {' or '.join(allowed)}")
-
-    return guard
-
-
-async def dispute_readable(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    await disputes.check_access(principal_of(connection), _dispute_id(connection))
-
-
-async def dispute_actionable(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    await disputes.check_access(principal_of(connection), _dispute_id(connection), act=True)
-
-
-def _dispute_id(connection: ASGIConnection) -> uuid.UUID:
-    value = connection.path_params["dispute_id"]
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

@@ -1,7 +1,14 @@
 """诉调对接: courts, referrals out, entrustments in, decisions back, and the webhook
-outbox with its delivery worker. Importing this package subscribes it to the dispute
-signals of `mediation` and adds the `refer` and `confirmation` dispute actions."""
+outbox with its delivery worker, as plain services (the HTTP controllers are in
+`api.routes`).
 
-from referrals import subscribers as _subscribers
+Importing this package changes nothing; `install()` (called once by the app factory, the
+worker and the command line) adds the `refer` and `confirmation` dispute actions and
+subscribes the court side to the dispute events."""
 
-_subscribers.install()
+
+def install() -> None:
+    """Idempotent: wire the court side into the dispute service."""
+    from referrals import subscribers
+
+    subscribers.install()

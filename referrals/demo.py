@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from mediation import clock, db, disputes, idnumbers
 from mediation.access import Principal
 from mediation.demo import COUNTY, COUNTY12
-from referrals import courts, service
+from referrals import courts, install, service
 
 COURT_CODE = "川1325"
 COURT_NAME = "西充县人民法院"
@@ -28,6 +28,7 @@ def _person_id(rng: random.Random) -> str:
 
 
 async def load(*, entrustments: int = 24, referrals: int = 8, confirmations: int = 10) -> str:
+    install()  # the demo refers and applies for confirmation through the dispute service
     async with db.connection() as conn:
         if await conn.fetchval("SELECT 1 FROM courts WHERE code = $1", COURT_CODE):
             return f"demo court {COURT_NAME} already registered, nothing changed"

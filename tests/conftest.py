@@ -13,6 +13,7 @@ import httpx
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+import referrals
 from mediation import accounts, db, orgs, regions
 from mediation.access import SYSTEM
 from mediation.embedded import EmbeddedPostgres
@@ -37,6 +38,7 @@ def database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 async def pool(database_url):
+    referrals.install()  # as the app factory does: tests drive the services directly too
     await db.migrate(database_url)
     await db.connect(database_url, min_size=2, max_size=30)
     yield db.pool()

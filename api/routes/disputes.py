@@ -8,8 +8,8 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
-from api.auth import dispute_actionable, dispute_readable, principal_of, roles
-from api.routes.registry import Cursor, Limit
+from api.guards import READERS, dispute_actionable, dispute_readable, principal_of, roles
+from api.params import Cursor, IfMatch, Limit, page_size
 from api.schemas import (
     ConfirmationIn,
     DisputeIn,
@@ -23,10 +23,6 @@ from api.schemas import (
     VisitIn,
 )
 from mediation import disputes
-from mediation.pagination import check_limit
-
-IfMatch = Annotated[str | None, Parameter(header="If-Match", description='The version, e.g. "3"', required=False)]
-READERS = roles("admin", "bureau", "mediator")
 
 
 def _transition(action: str, body: type[msgspec.Struct], summary: str):
@@ -56,7 +52,7 @@ class DisputeController(Controller):
                    limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
         filters = disputes.ListFilters(status=status, type=type, org_id=org_id, region=region, q=q,
                                        overdue=overdue, source=source)
-        return await disputes.list_disputes(principal_of(request), filters, limit=check_limit(limit), cursor=cursor)
+        return await disputes.list_disputes(principal_of(request), filters, limit=page_size(limit), cursor=cursor)
 
     @get("/{dispute_id:uuid}", summary="One dispute with its timeline", guards=[dispute_readable])
     async def read(self, request: Request, dispute_id: uuid.UUID,

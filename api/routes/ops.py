@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 
-from api.auth import principal_of, roles
-from api.routes.registry import Cursor, Limit
+from api.guards import ADMIN
+from api.params import Cursor, Limit, page_size
 from mediation import audit, db
-from mediation.pagination import check_limit
 
 
 @get("/healthz", summary="200 when the database answers, 503 otherwise", tags=["operations"], exclude_from_auth=True)
@@ -37,10 +36,9 @@ async def favicon() -> Response:
 class AuditController(Controller):
     path = "/audit"
     tags = ["operations"]
-    guards = [roles("admin")]
+    guards = [ADMIN]
 
     @get("/", summary="Who viewed full personal data or changed what (admin)")
-    async def list(self, request: Request, dispute_id: uuid.UUID | None = None, actor: str | None = None,
+    async def list(self, dispute_id: uuid.UUID | None = None, actor: str | None = None,
                    limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
-        principal_of(request)
-        return await audit.list_entries(dispute_id=dispute_id, actor=actor, limit=check_limit(limit), cursor=cursor)
+        return await audit.list_entries(dispute_id=dispute_id, actor=actor, limit=page_size(limit), cursor=cursor)

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, patch, post
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Parameter
 
-from api.auth import principal_of, roles
+from api.guards import ADMIN, org_admin, principal_of
+from api.params import Cursor, Limit, page_size
 from api.schemas import MediatorIn, MediatorPatch, OrgIn, RegionIn
 from mediation import orgs, regions
-from mediation.pagination import check_limit, decode_cursor, encode_cursor
-
-Limit = Annotated[int | None, Parameter(description="Page size, 1–500 (default 50)")]
-Cursor = Annotated[str | None, Parameter(description="`next_cursor` of the previous page")]
-
-ADMIN = roles("admin")  # a guard: runs before the body is read (403 before 400/422)
-
-
-async def org_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """404 when the caller may not read the org, then 403 unless admin; before the body."""
-    org_id = connection.path_params["org_id"]
-    await orgs.get_org(principal_of(connection), org_id if isinstance(org_id, uuid.UUID) else uuid.UUID(str(org_id)))
-    principal_of(connection).require_admin()
+from mediation.pagination import decode_cursor, encode_cursor
 
 
 class RegionController(Controller):
@@ -42,7 +28,7 @@ class RegionController(Controller):
     @get("/", summary="List regions by parent (top level without `parent`)")
     async def list(self, parent: str | None = None, limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
         after = decode_cursor(cursor, 1)[0] if cursor else None
-        n = check_limit(limit)
+        n = page_size(limit)
         items, total = await regions.children(parent, limit=n + 1, after=after)
         more = len(items) > n
         items = items[:n]
@@ -67,7 +53,7 @@ class OrgController(Controller):
     async def list(self, request: Request, region: str | None = None, tier: str | None = None,
                    q: str | None = None, limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
         return await orgs.list_orgs(principal_of(request), region=region, tier=tier, q=q,
-                                    limit=check_limit(limit), cursor=cursor)
+                                    limit=page_size(limit), cursor=cursor)
 
     @get("/{org_id:uuid}", summary="One organisation")
     async def read(self, request: Request, org_id: uuid.UUID) -> dict[str, Any]:
