@@ -39,7 +39,8 @@ def court_dict(r, *, full: bool) -> dict[str, Any]:
     """Every role sees who the court is; only admins see where its webhooks go."""
     out = {"id": r["id"], "name": r["name"], "code": r["code"], "region_code": r["region_code"]}
     if full:
-        out.update(webhook_url=r["webhook_url"], webhook_disabled_at=clock.local(r["webhook_disabled_at"]),
+        out.update(webhook_url=without_credentials(r["webhook_url"]),
+                   webhook_disabled_at=clock.local(r["webhook_disabled_at"]),
                    created_at=clock.local(r["created_at"]))
     return out
 
@@ -49,6 +50,15 @@ def _sees_webhook(principal: Principal, court_id: uuid.UUID) -> bool:
 
 
 # ---------------------------------------------------------------- validation
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def without_credentials(url: str | None) -> str | None:
+    """A URL as answers and the audit log may show it: a `user:password@` (accepted before
+    such URLs were refused, and still used to deliver) shown as `[redacted]@`."""
+    return None if url is None else _USERINFO.sub(r"\1[redacted]@", url)
+
 
 def check_webhook_url(errors: Collector, value: Any, field: str = "webhook_url") -> str | None:
     if value is None:
@@ -68,6 +78,11 @@ def check_webhook_url(errors: Collector, value: Any, field: str = "webhook_url")
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
         errors.add(field, "must be an http or https URL")
+        return None
+    if "@" in parts.netloc:
+        # answers and the audit log would show the password; courts verify the signature instead
+        errors.add(field, "must not carry a user name or password (user:password@); "
+                   "the court checks the webhook signature instead")
         return None
     return url
 
@@ -179,7 +194,7 @@ async def set_webhook_url(principal: Principal, court_id: uuid.UUID, webhook_url
             court_id, now)
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
         await audit.record(conn, actor=principal.actor, action="court.webhook", entity="court", entity_id=court_id,
-                           detail={"webhook_url": url, "previous_url": before["webhook_url"],
+                           detail={"webhook_url": url, "previous_url": without_credentials(before["webhook_url"]),
                                    "was_disabled_at": before["webhook_disabled_at"],
                                    "released": int(released.split()[-1])})
     return court_dict(row, full=True)
@@ -243,10 +258,24 @@ async def add_to_roster(principal: Principal, court_id: uuid.UUID, org_id: Any) 
     return _roster_item(row)
 
 
+def _may_read_roster(principal: Principal, court) -> bool:
+    """Admins, the court itself, and a bureau whose region holds the court's (API.md)."""
+    if principal.is_admin:
+        return True
+    if principal.role == "court":
+        return principal.court_id == court["id"]
+    if principal.role == "bureau":
+        return court["region_code"].startswith(principal.region_prefix or "\0")
+    return False
+
+
 async def list_roster(principal: Principal, court_id: uuid.UUID) -> dict[str, Any]:
-    """The roster is public registry information (names of committees), read by every role."""
+    """The roster names organisations, some outside the caller's own scope: only those who
+    work with the court read it; everyone else gets the 404 of a court that is not there."""
     async with db.connection() as conn:
-        await _court_row(conn, court_id)
+        court = await _court_row(conn, court_id)
+        if not _may_read_roster(principal, court):
+            raise NotFound(f"court {court_id} not found")
         rows = await conn.fetch(f"{_ROSTER_SELECT} WHERE cr.court_id = $1 ORDER BY o.name, cr.org_id", court_id)
     return {"items": [_roster_item(r) for r in rows], "total": len(rows), "next_cursor": None}
 

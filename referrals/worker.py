@@ -60,7 +60,11 @@ DEFAULT_CONCURRENCY = 32
 DEFAULT_JITTER = 0.10  # a gap grows by 0–10 %, never shrinks
 MAX_RETRY_AFTER_SECONDS = 86400.0  # no receiver parks an event for longer than the longest gap
 MAX_RESPONSE_BYTES = 64 * 1024
-MAX_ERROR_CHARS = 300
+#: `last_error` for failures below HTTP: the same words whatever the socket said, so the
+#: deliveries list cannot tell an admin which ports of an address are open ("connection
+#: refused" vs. a reset vs. a TLS alert). HTTP status codes are kept.
+COULD_NOT_CONNECT = "could not connect to the court's endpoint"
+EXCHANGE_FAILED = "the court's endpoint broke off the exchange without an HTTP answer"
 STATUSES = ("pending", "delivered", "dead")
 
 
@@ -439,12 +443,14 @@ class Worker:
         client = await self._lanes.get()
         try:
             resp = await self._post(client, job, headers)
-        except (TimeoutError, httpx.TimeoutException):
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            return Outcome("failed", error=COULD_NOT_CONNECT)
+        except (TimeoutError, httpx.TimeoutException):  # before OSError: TimeoutError is one
             return Outcome("failed", error=f"no answer within {self.timeout:g} s")
-        except httpx.HTTPError as e:
-            return Outcome("failed", error=f"{type(e).__name__}: {e}"[:MAX_ERROR_CHARS])
-        except (OSError, ValueError) as e:
-            return Outcome("failed", error=f"{type(e).__name__}: {e}"[:MAX_ERROR_CHARS])
+        except OSError:
+            return Outcome("failed", error=COULD_NOT_CONNECT)
+        except (httpx.HTTPError, ValueError):
+            return Outcome("failed", error=EXCHANGE_FAILED)
         finally:
             self._lanes.put_nowait(client)
         status = resp.status_code

@@ -262,7 +262,7 @@ async def test_roster_add_list_remove(client, world):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "org_id"
     await client.post(f"{API}/courts/{court.id}/roster", json={"org_id": str(world.orgs["town_a"])}, headers=admin)
 
-    for who in ("admin", "village_a2"):
+    for who in ("admin", "bureau_county"):
         r = await client.get(f"{API}/courts/{court.id}/roster", headers=world.h(who))
         assert r.status_code == 200
         assert sorted(i["org_id"] for i in r.json()["items"]) == sorted([org, str(world.orgs["town_a"])])
