@@ -469,6 +469,19 @@ IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
 PURGE_CHANCE = 0.02
 
 
+def _shown_in_full(body: Any) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """The disputes a stored court answer shows with parties unmasked, with the detail its
+    first answer was audited with: a referral view carries its dispute under `dispute`,
+    an entrustment answer is the dispute itself."""
+    if not isinstance(body, dict):
+        return []
+    if isinstance(body.get("dispute"), dict):
+        return [(uuid.UUID(str(body["dispute"]["id"])), {"referral_id": body["id"]})]
+    if "parties" in body and "id" in body:
+        return [(uuid.UUID(str(body["id"])), {"entrustment": True})]
+    return []
+
+
 @dataclasses.dataclass(frozen=True)
 class Answer:
     status: int
@@ -507,7 +520,11 @@ async def idempotent(principal: Principal, key: str | None, fingerprint: str,
                 raise Conflict("a request with this Idempotency-Key is still being processed; retry")
             if stored["request_hash"] != fingerprint:
                 raise Conflict("this Idempotency-Key was used with a different request; use a new key")
-            return Answer(stored["status_code"], json.loads(stored["response"]), replayed=True)
+            body = json.loads(stored["response"])
+            # a replay shows the parties in full again: audited like the first answer
+            await _audit_reveals(conn, principal, [(dispute_id, {**detail, "replayed": True})
+                                                   for dispute_id, detail in _shown_in_full(body)])
+            return Answer(stored["status_code"], body, replayed=True)
         body = await run()
         stored_text = await conn.fetchval(
             "UPDATE idempotency_keys SET status_code = $3, response = $4::jsonb WHERE court_id = $1 AND key = $2 "
