@@ -54,6 +54,7 @@ def cmd_migrate(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from api import server
     from api.app import create_app
     from mediation import demo
     from referrals import demo as court_demo
@@ -81,8 +82,7 @@ def cmd_serve(args) -> int:
     print(f"\ntiaojie serving at {url}  (API docs: {url}/schema, health: {url}/healthz)", file=sys.stderr)
     if token:
         print(f"admin token: {token}\n", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=5)
+    uvicorn.Server(server.config(app, host=args.host, port=args.port)).run()
     return 0
 
 

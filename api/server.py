@@ -1,0 +1,102 @@
+"""The HTTP server: uvicorn with deadlines for receiving a request.
+
+uvicorn times out only the idle gap between requests, and its keep-alive timer is reset
+by every byte received, so a client sending half a header (or a body one byte a minute)
+holds a connection for as long as it likes (slowloris). Middleware cannot help: the app
+sees a request only once its headers are complete. So the deadlines live in the protocol
+uvicorn runs per connection: the request line and headers must arrive within
+`header_timeout` of the request's first byte (of the connection, for the first request),
+the body within `body_timeout` of the headers; otherwise the connection is closed. The
+time the app takes to answer is not limited here.
+
+Behind a reverse proxy, set the proxy's equivalents too (README: nginx
+`client_header_timeout`, `client_body_timeout`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+import h11
+import structlog
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+HEADER_TIMEOUT = 10.0
+BODY_TIMEOUT = 30.0
+
+log = structlog.get_logger("tiaojie.http")
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on each phase of receiving a request."""
+
+    header_timeout: float = HEADER_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._phase: Literal["header", "body"] | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm("header")  # a connection that never sends a byte is closed too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and self.conn.their_state is h11.IDLE:
+            self._arm("header")  # the first byte of the next request on a kept-alive connection
+        super().data_received(data)
+        self._follow()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow()  # a pipelined request may have started meanwhile
+
+    def _follow(self) -> None:
+        """Match the deadline to what the client is sending now."""
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            if self._phase != "body":
+                self._arm("body")
+        elif state is h11.IDLE:
+            if self._deadline is None and self.conn.trailing_data[0]:
+                self._arm("header")
+        else:  # the request is in (DONE), or the connection is ending
+            self._disarm()
+
+    def _arm(self, phase: Literal["header", "body"]) -> None:
+        self._disarm()
+        self._phase = phase
+        timeout = self.header_timeout if phase == "header" else self.body_timeout
+        self._deadline = self.loop.call_later(timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline, self._phase = None, None
+
+    def _expire(self) -> None:
+        phase = self._phase
+        self._deadline, self._phase = None, None
+        if self.transport is not None and not self.transport.is_closing():
+            log.warning("http.slow_client_closed", phase=phase,
+                        timeout=self.header_timeout if phase == "header" else self.body_timeout)
+            self.transport.close()
+
+
+def protocol(*, header_timeout: float = HEADER_TIMEOUT, body_timeout: float = BODY_TIMEOUT) -> type[H11Protocol]:
+    return type("DeadlineH11Protocol", (DeadlineH11Protocol,),
+                {"header_timeout": header_timeout, "body_timeout": body_timeout})
+
+
+def config(app: Any, *, host: str, port: int, header_timeout: float = HEADER_TIMEOUT,
+           body_timeout: float = BODY_TIMEOUT) -> uvicorn.Config:
+    """How `tiaojie serve` runs the app: our logging (no uvicorn access log: it would log
+    query strings unredacted), the request deadlines, a 5 s graceful shutdown."""
+    return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=5,
+                          http=protocol(header_timeout=header_timeout, body_timeout=body_timeout))
