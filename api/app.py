@@ -26,6 +26,7 @@ from api.routes.deliveries import DeliveryController
 from api.routes.disputes import DisputeController
 from api.routes.ops import AuditController, favicon, healthz
 from api.routes.registry import OrgController, RegionController
+from api.routes.stats import StatsController
 from mediation import db
 from mediation.embedded import EmbeddedPostgres
 from mediation.settings import Settings, load
@@ -38,7 +39,7 @@ DOCS_STATIC = "/static/docs"
 
 def api_handlers() -> list[Any]:
     return [RegionController, OrgController, DisputeController, AuditController, CourtController,
-            CourtReferralController, CourtEntrustmentController, DeliveryController]
+            CourtReferralController, CourtEntrustmentController, DeliveryController, StatsController]
 
 
 class Database:

@@ -4,6 +4,7 @@ the tests and the app share one event loop and one pool."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -53,6 +54,12 @@ async def clean(pool):
         if tables:
             await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     yield
+
+
+@pytest.fixture
+async def session_loop(pool):
+    """The loop the pool lives on, for sync Hypothesis tests that run coroutines on it."""
+    return asyncio.get_running_loop()
 
 
 @pytest.fixture(scope="session")

@@ -354,11 +354,6 @@ class DisputeMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture
-async def session_loop(pool):
-    return asyncio.get_running_loop()
-
-
-@pytest.fixture
 async def court_id(pool, world):
     cid = uuid.uuid4()
     async with db.connection() as conn:

@@ -1,0 +1,693 @@
+"""Monthly statistics of METRICS.md, computed in PostgreSQL.
+
+One registry (`COUNTS`, `RATES`) maps every figure to SQL predicates over one dispute
+(`d`, with its entry organisation `eo`) or one event (`e` of dispute `d`). The same
+predicate feeds the single-pass `FILTER` aggregate that gives the figure and the WHERE
+clause of the drill-down that lists what is behind it, so the two cannot disagree.
+Adding a metric is adding an entry.
+
+Predicates are written against a period `{s}` (inclusive) .. `{e}` (exclusive): for one
+month these become query parameters; for a trend they are the columns of a `periods`
+relation joined in, so every month of a trend is computed by the same text.
+
+Exact arithmetic: SQL returns integers (counts, microseconds, cents); rates and
+durations are rounded here from `Fraction`s, half away from zero (四舍五入).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Literal
+
+import msgspec
+
+from mediation import clock, db
+from mediation.codes import DISPUTE_TYPES, MEDIATED_STATUSES, ORG_KINDS, SOURCES
+from mediation.errors import Collector, Invalid, NotFound
+from mediation.pagination import Keyset, keyset_page, newest_first
+from mediation.regions import canonical
+
+TIMEZONE = "Asia/Shanghai"
+MAX_TREND_MONTHS = 60
+
+# ---------------------------------------------------------------- periods
+
+
+@dataclass(frozen=True)
+class Period:
+    month: str              # "2026-10"
+    start: dt.datetime      # 2026-10-01T00:00+08:00
+    end: dt.datetime        # 2026-11-01T00:00+08:00 (exclusive)
+
+
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_month(value: Any, field: str = "month") -> tuple[int, int]:
+    m = _MONTH_RE.match(value) if isinstance(value, str) else None
+    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 2000:
+        raise Invalid.field(field, "must be a month written YYYY-MM, from 2000-01")
+    return int(m.group(1)), int(m.group(2))
+
+
+def month_index(year: int, month: int) -> int:
+    return year * 12 + month - 1
+
+
+def period_of_index(index: int) -> Period:
+    year, month0 = divmod(index, 12)
+    nyear, nmonth0 = divmod(index + 1, 12)
+    return Period(month=f"{year:04d}-{month0 + 1:02d}",
+                  start=dt.datetime(year, month0 + 1, 1, tzinfo=clock.TZ),
+                  end=dt.datetime(nyear, nmonth0 + 1, 1, tzinfo=clock.TZ))
+
+
+def period(month: Any, field: str = "month") -> Period:
+    return period_of_index(month_index(*parse_month(month, field)))
+
+
+def shift(p: Period, months: int) -> Period:
+    return period_of_index(month_index(p.start.year, p.start.month) + months)
+
+
+# ---------------------------------------------------------------- the registry
+
+RECEIVED = "(d.registered_at >= {s} AND d.registered_at < {e})"
+CONCLUDED = "(d.concluded_at >= {s} AND d.concluded_at < {e})"
+OPEN_AT_END = "(d.registered_at < {e} AND (d.concluded_at IS NULL OR d.concluded_at >= {e}))"
+_MEDIATED_IN = ", ".join(f"'{s}'" for s in sorted(MEDIATED_STATUSES))
+MEDIATED = f"({CONCLUDED} AND d.status IN ({_MEDIATED_IN}))"
+LOCAL = "d.source <> 'court_entrusted'"
+
+
+def concluded_as(status: str) -> str:
+    return f"({CONCLUDED} AND d.status = '{status}')"
+
+
+RESOLVED = concluded_as("resolved")
+#: the latest performance record now, by business time, ties by event order
+LATEST_PERFORMANCE = ("(SELECT pe.detail->>'status' FROM dispute_events pe WHERE pe.dispute_id = d.id "
+                      "AND pe.kind = 'performance' ORDER BY pe.at DESC, pe.seq DESC LIMIT 1)")
+EVENT_IN = "(e.at >= {s} AND e.at < {e})"
+
+
+def event_of(kind: str, extra: str = "") -> str:
+    return f"(e.kind = '{kind}' AND {EVENT_IN}{extra})"
+
+
+def decided(kind: str, decision: str) -> str:
+    return event_of("referral_decided", f" AND e.detail->>'kind' = '{kind}' AND e.detail->>'decision' = '{decision}'")
+
+
+#: every dispute any dispute metric of the period can count (the aggregate's scan)
+DISPUTE_RELEVANT = f"({RECEIVED} OR {CONCLUDED} OR {OPEN_AT_END})"
+#: the event kinds any event metric counts (the event scan)
+EVENT_KINDS_READ = ("escalated", "confirmation_applied", "referral_decided", "visit")
+
+Over = Literal["disputes", "events"]
+
+
+@dataclass(frozen=True)
+class Count:
+    key: str
+    label: str                 # the spreadsheet's Chinese heading
+    over: Over
+    where: str
+    amount: bool = False       # a sum of agreement amounts (yuan), not a count
+
+
+@dataclass(frozen=True)
+class Rate:
+    key: str
+    label: str
+    over: Over
+    denominator: str
+    numerator: str             # ANDed with the denominator
+
+
+COUNTS: tuple[Count, ...] = (
+    Count("received", "受理", "disputes", RECEIVED),
+    Count("concluded", "办结", "disputes", CONCLUDED),
+    Count("mediated", "调解终结", "disputes", MEDIATED),
+    Count("resolved", "调解成功", "disputes", concluded_as("resolved")),
+    Count("failed", "调解不成", "disputes", concluded_as("failed")),
+    Count("referred", "引导诉讼", "disputes", concluded_as("referred")),
+    Count("returned", "退回法院", "disputes", concluded_as("returned")),
+    Count("withdrawn", "撤回/终止", "disputes", concluded_as("withdrawn")),
+    Count("rejected", "不予受理", "disputes", concluded_as("rejected")),
+    Count("open_at_end", "月末在办", "disputes", OPEN_AT_END),
+    Count("overdue_at_end", "月末超期", "disputes", f"({OPEN_AT_END} AND d.deadline < {{e}})"),
+    Count("escalations", "上移", "events", event_of("escalated")),
+    Count("entrusted_received", "法院委派委托受理", "disputes", f"({RECEIVED} AND d.source = 'court_entrusted')"),
+    Count("confirmation_applied", "申请司法确认", "events", event_of("confirmation_applied")),
+    Count("confirmation_granted", "司法确认有效", "events", decided("confirmation", "confirmed")),
+    Count("confirmation_rejected", "司法确认驳回", "events", decided("confirmation", "rejected")),
+    Count("litigation_filed", "法院立案", "events", decided("litigation", "filed")),
+    Count("litigation_not_filed", "法院未立案", "events", decided("litigation", "not_filed")),
+    Count("agreements_written", "书面协议", "disputes", f"({RESOLVED} AND d.agreement_form = 'written')"),
+    Count("agreements_oral", "口头协议", "disputes", f"({RESOLVED} AND d.agreement_form = 'oral')"),
+    Count("group_disputes_received", "群体性纠纷受理", "disputes", f"({RECEIVED} AND d.persons_involved >= 5)"),
+    Count("agreement_amount", "协议涉及金额(元)", "disputes", RESOLVED, amount=True),
+    Count("prevented_criminal", "防止民转刑", "disputes", f"({RESOLVED} AND 'criminal' = ANY (d.prevented))"),
+    Count("prevented_group_petition", "防止群体性上访", "disputes",
+          f"({RESOLVED} AND 'group_petition' = ANY (d.prevented))"),
+    Count("prevented_suicide", "防止自杀", "disputes", f"({RESOLVED} AND 'suicide' = ANY (d.prevented))"),
+    Count("prevented_group_fight", "制止群体性械斗", "disputes", f"({RESOLVED} AND 'group_fight' = ANY (d.prevented))"),
+)
+
+RATES: tuple[Rate, ...] = (
+    Rate("success_rate", "调解成功率", "disputes", MEDIATED, "d.status = 'resolved'"),
+    Rate("village_rate", "小事不出村", "disputes", f"({MEDIATED} AND {LOCAL} AND d.entry_tier = 'village')",
+         "d.status = 'resolved' AND d.highest_tier = 'village'"),
+    Rate("township_rate", "大事不出镇", "disputes",
+         f"({MEDIATED} AND {LOCAL} AND d.entry_tier IN ('village', 'township'))",
+         "d.status = 'resolved' AND d.highest_tier IN ('village', 'township')"),
+    Rate("county_rate", "矛盾不上交", "disputes", f"({MEDIATED} AND {LOCAL})", "d.status = 'resolved'"),
+    Rate("diversion_rate", "诉前化解率", "disputes",
+         f"({CONCLUDED} AND d.source = 'court_entrusted' AND d.status IN ('resolved', 'returned'))",
+         "d.status = 'resolved'"),
+    Rate("confirmation_rate", "司法确认率", "events",
+         f"({decided('confirmation', 'confirmed')} OR {decided('confirmation', 'rejected')})",
+         "e.detail->>'decision' = 'confirmed'"),
+    Rate("performance_rate", "协议履行率", "disputes",
+         f"({RESOLVED} AND coalesce({LATEST_PERFORMANCE}, 'pending') <> 'pending')",
+         f"{LATEST_PERFORMANCE} = 'performed'"),
+    Rate("on_time_rate", "按时办结率", "disputes", f"({CONCLUDED} AND d.status <> 'rejected')",
+         "d.concluded_at <= d.deadline"),
+    Rate("satisfaction_rate", "满意率", "events", event_of("visit"),
+         "e.detail->>'satisfaction' IN ('satisfied', 'basically_satisfied')"),
+)
+
+COUNT_BY_KEY = {c.key: c for c in COUNTS}
+RATE_BY_KEY = {r.key: r for r in RATES}
+DURATIONS = {"median_days_to_resolve": "调解成功用时中位数(天)", "mean_days_to_resolve": "调解成功平均用时(天)"}
+#: the breakdown columns of `by_type` and `by_org_kind`
+CELL_COUNTS = ("received", "resolved")
+#: drill-down lists of events: newest business time first
+_EVENT_ORDER = Keyset(columns=("e.at", "e.id"), keys=("at", "event_id"), parsers=(dt.datetime.fromisoformat, uuid.UUID))
+
+
+def _fill(sql: str, s: str, e: str) -> str:
+    return sql.replace("{s}", s).replace("{e}", e)
+
+
+def rounded(value: Fraction, places: int) -> Decimal:
+    """`value` rounded half away from zero (四舍五入) to `places` decimals, exactly."""
+    scale = 10 ** places
+    magnitude = math.floor(abs(value) * scale + Fraction(1, 2))
+    return Decimal(-magnitude if value < 0 else magnitude).scaleb(-places)
+
+
+def ratio(numerator: int, denominator: int) -> Decimal | None:
+    return None if denominator == 0 else rounded(Fraction(numerator, denominator), 4)
+
+
+# ---------------------------------------------------------------- answers
+
+
+class RegionRef(msgspec.Struct):
+    code: str
+    name: str
+    level: str
+
+
+class RateValue(msgspec.Struct):
+    numerator: int
+    denominator: int
+    rate: float | None      # the exact 4-place decimal, written as a JSON number
+
+
+class Cell(msgspec.Struct):
+    received: int
+    resolved: int
+
+
+class Durations(msgspec.Struct):
+    median_days_to_resolve: float | None
+    mean_days_to_resolve: float | None
+
+
+class ChildStats(msgspec.Struct):
+    region: RegionRef | None        # None: the `unassigned` entry
+    counts: dict[str, int | str]
+    rates: dict[str, RateValue]
+
+
+class MonthlyStats(msgspec.Struct):
+    region: RegionRef
+    month: str
+    timezone: str
+    generated_at: dt.datetime
+    counts: dict[str, int | str]
+    rates: dict[str, RateValue]
+    durations: Durations
+    by_type: dict[str, Cell]
+    by_source: dict[str, int]
+    by_org_kind: dict[str, Cell]
+    children: list[ChildStats]
+
+
+def _number(value: Decimal | None) -> float | None:
+    # the shortest float repr of a 4- or 2-place decimal is that decimal: the JSON text is exact
+    return None if value is None else float(value)
+
+
+def _money(cents: int) -> str:
+    return f"{Decimal(cents).scaleb(-2):.2f}"
+
+
+# ---------------------------------------------------------------- scope
+
+
+def read_connection():
+    """Where statistics read from (the primary for now)."""
+    return db.connection()
+
+
+@dataclass(frozen=True)
+class Scope:
+    region: RegionRef
+    prefix: str
+    children: tuple[tuple[RegionRef, str], ...]     # (child, its prefix)
+
+    def child_key(self, args: list) -> str:
+        """SQL giving the prefix of the child region a dispute lies in (NULL: none)."""
+        by_length: dict[int, list[str]] = {}
+        for _, prefix in self.children:
+            by_length.setdefault(len(prefix), []).append(prefix)
+        if not by_length:
+            return "NULL::text"
+        whens = []
+        for length, prefixes in sorted(by_length.items()):
+            args.append(prefixes)
+            whens.append(f"WHEN substr(d.region_code, 1, {length}) = ANY (${len(args)}::text[]) "
+                         f"THEN substr(d.region_code, 1, {length})")
+        return f"(CASE {' '.join(whens)} END)"
+
+
+async def scope_of(conn, region: Any, field: str = "region") -> Scope:
+    if region is None or region == "":
+        raise Invalid.field(field, "is required")
+    code12 = canonical(region, field)
+    row = await conn.fetchrow("SELECT code, name, level, prefix FROM regions WHERE code = $1", code12)
+    if row is None:
+        raise NotFound(f"region {code12} is not registered")
+    kids = await conn.fetch("SELECT code, name, level, prefix FROM regions WHERE parent_code = $1 ORDER BY code",
+                            code12)
+    return Scope(region=RegionRef(row["code"], row["name"], row["level"]), prefix=row["prefix"],
+                 children=tuple((RegionRef(k["code"], k["name"], k["level"]), k["prefix"]) for k in kids))
+
+
+def may_read(principal, scope: Scope) -> bool:
+    """Statistics: admins everywhere, a bureau inside its own region."""
+    if principal.role == "admin":
+        return True
+    return principal.role == "bureau" and scope.prefix.startswith(principal.region_prefix or "\0")
+
+
+async def readable_scope(conn, principal, region: Any, field: str = "region") -> Scope:
+    scope = await scope_of(conn, region, field)
+    if not may_read(principal, scope):
+        raise NotFound(f"region {scope.region.code} is not registered")
+    return scope
+
+
+# ---------------------------------------------------------------- the aggregates
+
+
+def _dispute_aggregates(s: str, e: str) -> list[str]:
+    cols = []
+    for c in COUNTS:
+        if c.over != "disputes":
+            continue
+        where = _fill(c.where, s, e)
+        if c.amount:
+            cols.append(f"coalesce(sum(coalesce(d.agreement_amount, 0) * 100) FILTER (WHERE {where}), 0)::bigint"
+                        f" AS \"{c.key}\"")
+        else:
+            cols.append(f"count(*) FILTER (WHERE {where}) AS \"{c.key}\"")
+    for r in RATES:
+        if r.over != "disputes":
+            continue
+        den = _fill(r.denominator, s, e)
+        cols.append(f"count(*) FILTER (WHERE {den}) AS \"{r.key}.d\"")
+        cols.append(f"count(*) FILTER (WHERE {den} AND {_fill(r.numerator, s, e)}) AS \"{r.key}.n\"")
+    resolved = _fill(RESOLVED, s, e)
+    micros = "((extract(epoch FROM d.concluded_at) - extract(epoch FROM d.registered_at)) * 1000000)"
+    cols += [
+        f"count(*) FILTER (WHERE {resolved}) AS \"dur.n\"",
+        f"sum({micros}) FILTER (WHERE {resolved}) AS \"dur.sum\"",
+        f"percentile_disc(0.5) WITHIN GROUP (ORDER BY {micros}) FILTER (WHERE {resolved}) AS \"dur.lo\"",
+        f"percentile_disc(0.5) WITHIN GROUP (ORDER BY {micros} DESC) FILTER (WHERE {resolved}) AS \"dur.hi\"",
+    ]
+    return cols
+
+
+def _event_aggregates(s: str, e: str) -> list[str]:
+    cols = []
+    for c in COUNTS:
+        if c.over == "events":
+            cols.append(f"count(*) FILTER (WHERE {_fill(c.where, s, e)}) AS \"{c.key}\"")
+    for r in RATES:
+        if r.over == "events":
+            den = _fill(r.denominator, s, e)
+            cols.append(f"count(*) FILTER (WHERE {den}) AS \"{r.key}.d\"")
+            cols.append(f"count(*) FILTER (WHERE {den} AND {_fill(r.numerator, s, e)}) AS \"{r.key}.n\"")
+    return cols
+
+
+def _periods_sql(periods: list[Period], args: list) -> str:
+    args.extend([[p.start for p in periods], [p.end for p in periods], [p.month for p in periods]])
+    n = len(args)
+    return f"unnest(${n - 2}::timestamptz[], ${n - 1}::timestamptz[], ${n}::text[]) AS p(s, e, m)"
+
+
+GroupSet = Literal["total", "child", "type", "source", "org_kind"]
+
+
+def _dispute_query(scope: Scope, periods: list[Period], sets: tuple[GroupSet, ...]) -> tuple[str, list, list[str]]:
+    args: list = [scope.prefix + "%"]
+    child = scope.child_key(args)
+    source = _periods_sql(periods, args)
+    keys = {"child": child, "type": "d.type", "source": "d.source", "org_kind": "eo.kind"}
+    used = [k for k in ("child", "type", "source", "org_kind") if k in sets]
+    sets_sql = ", ".join("()" if g == "total" else f"({keys[g]})" for g in sets)
+    grouping = f"GROUPING({', '.join(keys[k] for k in used)})" if used else "0"
+    select_keys = "".join(f", {keys[k]} AS \"key.{k}\"" for k in used)
+    sql = f"""
+        SELECT p.m AS month, {grouping} AS grouping{select_keys},
+            {', '.join(_dispute_aggregates('p.s', 'p.e'))}
+        FROM {source}
+        JOIN disputes d ON d.region_code LIKE $1 AND {_fill(DISPUTE_RELEVANT, 'p.s', 'p.e')}
+        LEFT JOIN orgs eo ON eo.id = d.handler_org_ids[1]
+        GROUP BY p.m, GROUPING SETS ({sets_sql})"""
+    return sql, args, used
+
+
+def _event_query(scope: Scope, periods: list[Period], with_children: bool) -> tuple[str, list]:
+    args: list = [scope.prefix + "%"]
+    child = scope.child_key(args) if with_children else None
+    source = _periods_sql(periods, args)
+    args.append(list(EVENT_KINDS_READ))
+    kinds = len(args)
+    sets = f"(), ({child})" if child else "()"
+    grouping = f"GROUPING({child})" if child else "0"
+    select_key = f", {child} AS \"key.child\"" if child else ""
+    sql = f"""
+        SELECT p.m AS month, {grouping} AS grouping{select_key},
+            {', '.join(_event_aggregates('p.s', 'p.e'))}
+        FROM {source}
+        JOIN dispute_events e ON e.kind = ANY (${kinds}::text[]) AND e.at >= p.s AND e.at < p.e
+        JOIN disputes d ON d.id = e.dispute_id AND d.region_code LIKE $1
+        GROUP BY p.m, GROUPING SETS ({sets})"""
+    return sql, args
+
+
+@dataclass
+class Figures:
+    """Raw aggregates of one scope (region, child or breakdown cell) and month."""
+
+    values: dict[str, Any]
+
+    def count(self, key: str) -> int:
+        return int(self.values.get(key) or 0)
+
+    def counts(self) -> dict[str, int | str]:
+        out: dict[str, int | str] = {}
+        for c in COUNTS:
+            out[c.key] = _money(self.count(c.key)) if c.amount else self.count(c.key)
+        return out
+
+    def rates(self) -> dict[str, RateValue]:
+        out = {}
+        for r in RATES:
+            n, d = self.count(f"{r.key}.n"), self.count(f"{r.key}.d")
+            out[r.key] = RateValue(numerator=n, denominator=d, rate=_number(ratio(n, d)))
+        return out
+
+    def durations(self) -> Durations:
+        n = self.count("dur.n")
+        if n == 0:
+            return Durations(None, None)
+        day = 86_400_000_000
+        total = Fraction(Decimal(self.values["dur.sum"]))
+        lo, hi = Fraction(Decimal(self.values["dur.lo"])), Fraction(Decimal(self.values["dur.hi"]))
+        return Durations(median_days_to_resolve=_number(rounded((lo + hi) / 2 / day, 2)),
+                         mean_days_to_resolve=_number(rounded(total / n / day, 2)))
+
+    def rate_decimal(self, key: str) -> Decimal | None:
+        return ratio(self.count(f"{key}.n"), self.count(f"{key}.d"))
+
+
+def _empty() -> Figures:
+    return Figures({})
+
+
+async def _figures(conn, scope: Scope, periods: list[Period], sets: tuple[GroupSet, ...]
+                   ) -> dict[tuple[str, str, Any], Figures]:
+    """(month, group set, key) → figures; group set "total" has key None."""
+    out: dict[tuple[str, str, Any], Figures] = {}
+    sql, args, used = _dispute_query(scope, periods, sets)
+    for row in await conn.fetch(sql, *args):
+        group = _group_of(row["grouping"], used)
+        key = None if group == "total" else row[f"key.{group}"]
+        out[(row["month"], group, key)] = Figures(dict(row))
+    with_children = "child" in sets and bool(scope.children)
+    sql, args = _event_query(scope, periods, with_children)
+    for row in await conn.fetch(sql, *args):
+        group = _group_of(row["grouping"], ["child"] if with_children else [])
+        key = None if group == "total" else row["key.child"]
+        target = out.setdefault((row["month"], group, key), _empty())
+        target.values.update({k: v for k, v in dict(row).items() if k not in ("month", "grouping", "key.child")})
+    return out
+
+
+def _group_of(bits: int, used: list[str]) -> str:
+    """Which grouping set a row belongs to, from GROUPING()'s bits (1 = not grouped by)."""
+    n = len(used)
+    for i, name in enumerate(used):
+        if not bits & (1 << (n - 1 - i)):
+            return name
+    return "total"
+
+
+def _children(scope: Scope, figures: dict, month: str) -> list[ChildStats]:
+    if scope.region.level == "village":
+        return []
+    out = []
+    for ref, prefix in scope.children:
+        f = figures.get((month, "child", prefix), _empty())
+        out.append(ChildStats(region=ref, counts=f.counts(), rates=f.rates()))
+    rest = figures.get((month, "child", None)) if scope.children else figures.get((month, "total", None))
+    if rest is not None:
+        counts = rest.counts()
+        if any(v not in (0, "0.00") for v in counts.values()):
+            out.append(ChildStats(region=None, counts=counts, rates=rest.rates()))
+    return out
+
+
+async def monthly(principal, region: Any, month: Any) -> MonthlyStats:
+    errors = Collector()
+    p = None
+    try:
+        p = period(month)
+    except Invalid as e:
+        errors.errors.extend(e.errors)
+    async with read_connection() as c:
+        scope = await readable_scope(c, principal, region)
+        errors.raise_if_any()
+        assert p is not None
+        return await compute_monthly(c, scope, p)
+
+
+async def compute_monthly(conn, scope: Scope, p: Period) -> MonthlyStats:
+    figures = await _figures(conn, scope, [p], ("total", "child", "type", "source", "org_kind"))
+    total = figures.get((p.month, "total", None), _empty())
+
+    def cell(group: str, key: str) -> Cell:
+        f = figures.get((p.month, group, key), _empty())
+        return Cell(received=f.count("received"), resolved=f.count("resolved"))
+
+    return MonthlyStats(
+        region=scope.region, month=p.month, timezone=TIMEZONE, generated_at=clock.local(clock.now()),
+        counts=total.counts(), rates=total.rates(), durations=total.durations(),
+        by_type={t: cell("type", t) for t in DISPUTE_TYPES},
+        by_source={s: figures.get((p.month, "source", s), _empty()).count("received") for s in SOURCES},
+        by_org_kind={k: cell("org_kind", k) for k in ORG_KINDS},
+        children=_children(scope, figures, p.month),
+    )
+
+
+# ---------------------------------------------------------------- drill-down
+
+
+class CaseItem(msgspec.Struct):
+    """One dispute behind a figure (no personal data: the bureau opens the dispute for that)."""
+
+    id: uuid.UUID
+    case_no: str
+    type: str
+    source: str
+    status: str
+    region_code: str
+    org_id: uuid.UUID
+    entry_org_kind: str | None
+    tier: str
+    entry_tier: str
+    highest_tier: str
+    concluded_tier: str | None
+    registered_at: dt.datetime
+    deadline: dt.datetime
+    concluded_at: dt.datetime | None
+    persons_involved: int
+    agreement_form: str | None
+    agreement_amount: str | None
+
+
+class EventRef(msgspec.Struct):
+    seq: int
+    kind: str
+    at: dt.datetime
+    actor: str
+    detail: dict[str, Any]
+
+
+class CaseListItem(msgspec.Struct):
+    dispute: CaseItem
+    event: EventRef | None = None
+
+
+class CaseList(msgspec.Struct):
+    region: RegionRef
+    month: str
+    metric: str
+    part: str | None
+    figure: int | str
+    items: list[CaseListItem]
+    total: int
+    next_cursor: str | None
+
+
+_CASE_COLUMNS = """d.id, d.case_no, d.type, d.source, d.status, d.region_code, d.org_id, eo.kind AS entry_org_kind,
+    d.tier, d.entry_tier, d.highest_tier, d.concluded_tier, d.registered_at, d.deadline, d.concluded_at,
+    d.persons_involved, d.agreement_form, d.agreement_amount"""
+
+
+def _case(r) -> CaseItem:
+    amount = r["agreement_amount"]
+    return CaseItem(
+        id=r["id"], case_no=r["case_no"], type=r["type"], source=r["source"], status=r["status"],
+        region_code=r["region_code"], org_id=r["org_id"], entry_org_kind=r["entry_org_kind"], tier=r["tier"],
+        entry_tier=r["entry_tier"], highest_tier=r["highest_tier"], concluded_tier=r["concluded_tier"],
+        registered_at=clock.local(r["registered_at"]), deadline=clock.local(r["deadline"]),
+        concluded_at=clock.local(r["concluded_at"]), persons_involved=r["persons_involved"],
+        agreement_form=r["agreement_form"], agreement_amount=None if amount is None else f"{amount:.2f}")
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    region: Any
+    month: Any
+    metric: Any
+    part: Any = None
+    type: Any = None
+    source: Any = None
+    org_kind: Any = None
+    child: Any = None
+
+
+def metric_predicate(metric: str, part: str | None) -> tuple[Over, str]:
+    """The predicate behind one figure: a count, or a rate's numerator or denominator."""
+    if metric in COUNT_BY_KEY:
+        c = COUNT_BY_KEY[metric]
+        return c.over, c.where
+    r = RATE_BY_KEY[metric]
+    return r.over, r.denominator if part == "denominator" else f"({r.denominator} AND {r.numerator})"
+
+
+async def cases(principal, q: CaseQuery, *, limit: int = 50, cursor: str | None = None) -> CaseList:
+    errors = Collector()
+    p = None
+    try:
+        p = period(q.month)
+    except Invalid as e:
+        errors.errors.extend(e.errors)
+    metric, part = q.metric, q.part
+    if metric is None:
+        errors.add("metric", "is required")
+    elif metric not in COUNT_BY_KEY and metric not in RATE_BY_KEY:
+        errors.add("metric", "must be a count key or a rate key of the monthly statistics")
+    elif metric in RATE_BY_KEY and part not in ("numerator", "denominator"):
+        errors.add("part", "must be numerator or denominator for a rate")
+    elif metric in COUNT_BY_KEY and part is not None:
+        errors.add("part", "applies to rates only")
+    for name, codes in (("type", DISPUTE_TYPES), ("source", SOURCES), ("org_kind", ORG_KINDS)):
+        value = getattr(q, name)
+        if value is not None and value not in codes:
+            errors.add(name, f"must be one of {', '.join(codes)}")
+    async with read_connection() as conn:
+        scope = await readable_scope(conn, principal, q.region)
+        child_prefix: str | None = None
+        if q.child is not None and q.child != "unassigned":
+            try:
+                code12 = canonical(q.child, "child")
+            except Invalid as e:
+                errors.errors.extend(e.errors)
+            else:
+                match = [prefix for ref, prefix in scope.children if ref.code == code12]
+                if not match:
+                    errors.add("child", f"must be a direct child region of {scope.region.code} or `unassigned`")
+                else:
+                    child_prefix = match[0]
+        errors.raise_if_any()
+        assert p is not None
+        over, predicate = metric_predicate(metric, part)
+        args: list = [scope.prefix + "%"]
+        conds = ["d.region_code LIKE $1"]
+        bounds = {}
+        for name, value in (("{s}", p.start), ("{e}", p.end)):
+            if name in predicate:
+                args.append(value)
+                bounds[name] = f"${len(args)}::timestamptz"
+        conds.append(_fill(predicate, bounds.get("{s}", ""), bounds.get("{e}", "")))
+        for name, column in (("type", "d.type"), ("source", "d.source"), ("org_kind", "eo.kind")):
+            value = getattr(q, name)
+            if value is not None:
+                args.append(value)
+                conds.append(f"{column} = ${len(args)}")
+        if child_prefix is not None:
+            args.append(child_prefix + "%")
+            conds.append(f"d.region_code LIKE ${len(args)}")
+        elif q.child == "unassigned":
+            key = scope.child_key(args)
+            conds.append(f"{key} IS NULL")
+        where = " AND ".join(conds)
+        joined = "disputes d LEFT JOIN orgs eo ON eo.id = d.handler_org_ids[1]"
+        if over == "events":
+            page = await keyset_page(
+                conn, select=f"{_CASE_COLUMNS}, e.id AS event_id, e.seq, e.kind, e.at, e.actor, e.detail",
+                source=f"dispute_events e JOIN {joined} ON d.id = e.dispute_id", where=where, args=args,
+                keyset=_EVENT_ORDER,
+                limit=limit, cursor=cursor)
+            items = [CaseListItem(dispute=_case(r), event=EventRef(
+                seq=r["seq"], kind=r["kind"], at=clock.local(r["at"]), actor=r["actor"],
+                detail=msgspec.json.decode(r["detail"]) if isinstance(r["detail"], str) else dict(r["detail"])))
+                for r in page.rows]
+        else:
+            page = await keyset_page(conn, select=_CASE_COLUMNS, source=joined, where=where, args=args,
+                                     keyset=newest_first("registered_at", "d"), limit=limit, cursor=cursor)
+            items = [CaseListItem(dispute=_case(r)) for r in page.rows]
+        figure: int | str = page.total
+        if metric in COUNT_BY_KEY and COUNT_BY_KEY[metric].amount:
+            cents = await conn.fetchval(
+                f"SELECT coalesce(sum(coalesce(d.agreement_amount, 0) * 100), 0)::bigint FROM {joined} WHERE {where}",
+                *args)
+            figure = _money(cents)
+    return CaseList(region=scope.region, month=p.month, metric=metric, part=part, figure=figure, items=items,
+                    total=page.total, next_cursor=page.next_cursor)
