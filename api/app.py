@@ -27,8 +27,7 @@ from api.routes.disputes import DisputeController
 from api.routes.ops import AuditController, favicon, healthz
 from api.routes.registry import OrgController, RegionController
 from api.routes.stats import StatsController
-from mediation import db
-from mediation.embedded import EmbeddedPostgres
+from mediation.db import Database
 from mediation.settings import Settings, load
 from referrals.worker import start_in_process
 
@@ -40,28 +39,6 @@ DOCS_STATIC = "/static/docs"
 def api_handlers() -> list[Any]:
     return [RegionController, OrgController, DisputeController, AuditController, CourtController,
             CourtReferralController, CourtEntrustmentController, DeliveryController, StatsController]
-
-
-class Database:
-    """Starts the embedded PostgreSQL when no URL is configured, migrates, and pools."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.embedded: EmbeddedPostgres | None = None
-        self.url: str | None = settings.database_url
-
-    async def start(self) -> str:
-        if self.url is None:
-            self.embedded = EmbeddedPostgres(self.settings.data_dir)
-            self.url = self.embedded.start()
-        await db.migrate(self.url)
-        await db.connect(self.url)
-        return self.url
-
-    async def stop(self) -> None:
-        await db.disconnect()
-        if self.embedded is not None:
-            self.embedded.stop()
 
 
 def create_app(*, settings: Settings | None = None, manage_database: bool = True, run_worker: bool = True,

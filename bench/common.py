@@ -64,9 +64,7 @@ class Database:
 
     @property
     def postmaster_pid(self) -> int | None:
-        if self.embedded is None or self.embedded._server is None:
-            return None
-        return self.embedded._server.get_pid()
+        return None if self.embedded is None else self.embedded.postmaster_pid
 
     def stop(self) -> None:
         if self.embedded is not None:

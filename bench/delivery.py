@@ -262,7 +262,7 @@ def main() -> int:
         time.sleep(0.5)
         cpu_before = [cpu_seconds(w.pid) or 0.0 for w in workers]
         receiver_cpu_before = cpu_seconds(receiver.pid) or 0.0
-        postmaster = embedded._server.get_pid() if embedded is not None and embedded._server is not None else None
+        postmaster = embedded.postmaster_pid if embedded is not None else None
         postgres_cpu_before = postgres_cpu_seconds(postmaster)
 
         print(f"enqueueing {args.events} events ({'unpaced' if not args.rate else f'{args.rate:g}/s'}, "

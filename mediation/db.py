@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("PICCOLO_CONF", "mediation.piccolo_conf")
 
 import asyncpg  # noqa: E402
 
+import structlog  # noqa: E402
+
 from mediation.piccolo_conf import DB  # noqa: E402
+
+log = structlog.get_logger("tiaojie.db")
 
 MIGRATION_LOCK_KEY = 0x7469616F6A6965  # "tiaojie"
 
@@ -93,3 +101,112 @@ async def migrate(url: str, *, quiet: bool = True) -> None:
         with contextlib.suppress(Exception):
             await lock_conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
         await lock_conn.close()
+
+
+# ---------------------------------------------------------------- coming back after a crash
+
+class DatabaseUnavailable(Exception):
+    """The database did not accept connections within the configured wait, or it holds no
+    tiaojie schema where a command needs one."""
+
+
+#: refusals that waiting cures: nobody listening yet, or PostgreSQL starting / in crash recovery
+_TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError,
+              asyncpg.ConnectionDoesNotExistError)
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for log lines and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+
+
+async def wait_until_ready(url: str, *, wait_seconds: float, clock=time.monotonic) -> None:
+    """Until the database accepts a connection (crash recovery included), saying what it
+    waits for every 10 s, for at most `wait_seconds`. A wrong password or database name is
+    not waited for."""
+    started = clock()
+    said: float | None = None
+    while True:
+        try:
+            conn = await asyncpg.connect(url, timeout=10)
+        except _TRANSIENT as e:
+            waited = clock() - started
+            if waited > wait_seconds:
+                raise DatabaseUnavailable(
+                    f"the database at {safe_url(url)} did not accept connections within {wait_seconds:.0f} s "
+                    f"(TIAOJIE_DB_WAIT_SECONDS): {_reason(e)}") from None
+            if said is None or waited - said >= 10:
+                said = waited
+                log.info("db.waiting", detail=f"waiting for the database at {safe_url(url)} to accept connections "
+                                              f"({_reason(e)}): {waited:.0f} s so far, at most {wait_seconds:.0f} s "
+                                              "(TIAOJIE_DB_WAIT_SECONDS)")
+            await asyncio.sleep(0.5)
+            continue
+        await conn.close()
+        if said is not None:
+            log.info("db.ready", detail=f"the database accepts connections after {clock() - started:.0f} s")
+        return
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, asyncpg.CannotConnectNowError):
+        return f"it is starting or recovering: {e}"
+    if isinstance(e, ConnectionRefusedError | FileNotFoundError):
+        return "nothing listens there yet"
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
+async def has_schema(url: str) -> bool:
+    """Whether the database holds a tiaojie schema (at least one applied migration)."""
+    conn = await asyncpg.connect(url, timeout=30)
+    try:
+        if not await conn.fetchval("SELECT to_regclass('public.migration') IS NOT NULL"):
+            return False
+        return bool(await conn.fetchval("SELECT count(*) FROM migration WHERE app_name = 'tiaojie'"))
+    finally:
+        await conn.close()
+
+
+class Database:
+    """The database a process works on: the embedded PostgreSQL under TIAOJIE_DATA_DIR when
+    no URL is configured (started or joined), waited for until it accepts connections,
+    migrated and pooled.
+
+    `create=False` (every command but serve, migrate, demo and restore) never makes a new
+    database: an empty data folder or an external database without the schema is refused
+    with a message that says where it looked."""
+
+    def __init__(self, settings, *, create: bool = True) -> None:
+        self.settings = settings
+        self.create = create
+        self.embedded = None
+        self.url: str | None = settings.database_url
+
+    async def start(self, *, migrate_schema: bool = True, pool: bool = True) -> str:
+        wait = self.settings.db_wait_seconds
+        if self.url is None:
+            from mediation.embedded import EmbeddedPostgres
+
+            self.embedded = EmbeddedPostgres(Path(self.settings.data_dir), wait_seconds=wait)
+            self.url = await asyncio.to_thread(self.embedded.start, create=self.create)
+        await wait_until_ready(self.url, wait_seconds=wait)
+        if not self.create and not await has_schema(self.url):
+            raise DatabaseUnavailable(
+                f"the database at {safe_url(self.url)} holds no tiaojie data; run `tiaojie migrate` to set it up, "
+                "or point TIAOJIE_DATABASE_URL (or TIAOJIE_DATA_DIR) at the right one")
+        if migrate_schema:
+            await migrate(self.url)
+        if pool:
+            await connect(self.url)
+        return self.url
+
+    async def stop(self) -> None:
+        await disconnect()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+            self.embedded = None

@@ -13,9 +13,13 @@ class Settings:
     data_dir: Path
     max_body_bytes: int = 1024 * 1024
     timezone: str = "Asia/Shanghai"
+    #: how long every entry point waits for the database to accept connections (crash
+    #: recovery on a busy machine included) before giving up
+    db_wait_seconds: float = 900.0
 
 
 def load() -> Settings:
     url = os.environ.get("TIAOJIE_DATABASE_URL") or None
     data_dir = Path(os.environ.get("TIAOJIE_DATA_DIR") or "./.tiaojie").expanduser().resolve()
-    return Settings(database_url=url, data_dir=data_dir)
+    wait = os.environ.get("TIAOJIE_DB_WAIT_SECONDS")
+    return Settings(database_url=url, data_dir=data_dir, db_wait_seconds=float(wait) if wait else 900.0)

