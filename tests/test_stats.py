@@ -150,3 +150,123 @@ async def test_bad_drill_down_parameters_name_the_field(client, world, params, f
                          headers=world.h("bureau_county"))
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == field
+
+
+async def _busy_month(client, world):
+    a = await register(client, world, registered_at=t(1), type="labor")
+    await act(client, world, a, "resolve", "village_a1",
+              agreement={"form": "written", "terms": "付清", "signed_at": t(2, 15), "amount": "3000.00"})
+    await act(client, world, a, "visit", "village_a1", satisfaction="basically_satisfied", at=t(9))
+    b = await register(client, world, org="town_a", registered_at=t(5))
+    await act(client, world, b, "withdraw", "town_a", reason="撤回", at=t(6))
+    await register(client, world, org="county_center", registered_at=t(7), persons_involved=12)
+    c = await register(client, world, registered_at=t(8))
+    await act(client, world, c, "resolve", "village_a1",
+              agreement={"form": "oral", "terms": "道歉", "signed_at": t(12)})
+    return await month_of(client, world)
+
+
+def _cell(value):
+    """A JSON figure as the spreadsheet stores it."""
+    if isinstance(value, str):
+        return float(value)
+    return value
+
+
+async def test_the_xlsx_holds_the_json_figures_cell_by_cell(client, world):
+    import io
+
+    import openpyxl
+
+    from mediation import exports, stats
+
+    s = await _busy_month(client, world)
+    r = await client.get(f"{API}/stats/monthly.xlsx", params={"region": "511325", "month": "2026-10"},
+                         headers=world.h("bureau_county"))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
+    assert "filename*=UTF-8''511325000000-2026-10-" in r.headers["content-disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames == ["汇总", "下级区域", "纠纷类型", "调解组织类型"]
+    head = exports.TITLE_ROWS + 1   # the heading row, 1-based
+    for ws in book.worksheets:
+        assert ws["A1"].value == "区域:西充县(511325000000,县(区))"
+        assert ws["A2"].value == "月份:2026-10(时区 Asia/Shanghai)"
+        assert ws["A3"].value == "生成时间:2026-11-20 10:00:00"
+        assert ws.freeze_panes == f"A{head + 1}"
+
+    summary = book["汇总"]
+    assert [c.value for c in summary[head]] == ["指标", "代码", "数值", "分子", "分母"]
+    rows = {row[1].value: row for row in summary.iter_rows(min_row=head + 1)}
+    assert len(rows) == len(stats.COUNTS) + len(stats.RATES) + 2
+    for key, value in s["counts"].items():
+        assert rows[key][2].value == _cell(value), key
+        assert isinstance(rows[key][2].value, int | float)
+    assert rows["agreement_amount"][2].value == 3000.0 and rows["agreement_amount"][2].number_format == "#,##0.00"
+    for key, rate in s["rates"].items():
+        cells = rows[key]
+        assert (cells[2].value, cells[3].value, cells[4].value) == (rate["rate"], rate["numerator"],
+                                                                    rate["denominator"]), key
+        if rate["rate"] is not None:
+            assert cells[2].number_format == "0.00%"
+    assert rows["success_rate"][2].value == 1.0
+    for key, value in s["durations"].items():
+        assert rows[key][2].value == value
+    assert summary.column_dimensions["A"].width >= exports.display_width("协议涉及金额(元)")
+
+    kids = book["下级区域"]
+    headings = [c.value for c in kids[head]]
+    assert headings[:2] == ["区域代码", "区域名称"]
+    got = [[c.value for c in row] for row in kids.iter_rows(min_row=head + 1)]
+    assert len(got) == len(s["children"])
+    for row, child in zip(got, s["children"], strict=True):
+        assert row[0] == (child["region"]["code"] if child["region"] else None)
+        assert row[1] == (child["region"]["name"] if child["region"] else exports.UNASSIGNED)
+        for i, c in enumerate(stats.COUNTS):
+            assert row[2 + i] == _cell(child["counts"][c.key]), c.key
+        for i, rt in enumerate(stats.RATES):
+            assert row[2 + len(stats.COUNTS) + i] == child["rates"][rt.key]["rate"], rt.key
+
+    types = {row[0].value: [c.value for c in row] for row in book["纠纷类型"].iter_rows(min_row=head + 1)}
+    assert list(types) == list(s["by_type"])
+    for key, cell in s["by_type"].items():
+        assert types[key][2:] == [cell["received"], cell["resolved"]]
+    assert types["labor"][1] == "劳动争议(含欠薪)"
+    kinds = {row[0].value: [c.value for c in row] for row in book["调解组织类型"].iter_rows(min_row=head + 1)}
+    assert list(kinds) == list(s["by_org_kind"])
+    for key, cell in s["by_org_kind"].items():
+        assert kinds[key][2:] == [cell["received"], cell["resolved"]]
+
+
+async def test_the_csv_holds_the_json_figures_with_a_bom(client, world):
+    import csv
+    import io
+
+    s = await _busy_month(client, world)
+    r = await client.get(f"{API}/stats/monthly.csv", params={"region": "511325", "month": "2026-10"},
+                         headers=world.h("bureau_county"))
+    assert r.status_code == 200, r.text
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    summary = {row["指标代码"]: row for row in rows if row["分组"] == "汇总"}
+    for key, value in s["counts"].items():
+        assert summary[key]["数值"] == str(value), key
+    for key, rate in s["rates"].items():
+        assert summary[key]["数值"] == ("" if rate["rate"] is None else str(rate["rate"]))
+        assert (summary[key]["分子"], summary[key]["分母"]) == (str(rate["numerator"]), str(rate["denominator"]))
+    kids = [row for row in rows if row["分组"] == "下级区域" and row["指标代码"] == "received"]
+    assert [(k["分组代码"], k["数值"]) for k in kids] == [
+        ((c["region"] or {}).get("code", "unassigned"), str(c["counts"]["received"])) for c in s["children"]]
+    types = {row["分组代码"]: row["数值"] for row in rows if row["分组"] == "纠纷类型" and row["指标代码"] == "received"}
+    assert types == {k: str(v["received"]) for k, v in s["by_type"].items()}
+    assert {row["区域代码"] for row in rows} == {"511325000000"} and {row["月份"] for row in rows} == {"2026-10"}
+
+
+async def test_exports_are_scoped_like_the_figures(client, world):
+    for path in ("monthly.xlsx", "monthly.csv"):
+        r = await client.get(f"{API}/stats/{path}", params={"region": "511325", "month": "2026-10"},
+                             headers=world.h("bureau_other"))
+        assert r.status_code == 404, r.text
+        r = await client.get(f"{API}/stats/{path}", params={"region": "511325", "month": "2026-1"},
+                             headers=world.h("bureau_county"))
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "month"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, get
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
 
 from api.guards import principal_of, roles
 from api.params import Cursor, Limit, page_size
-from mediation import stats
+from mediation import exports, stats
 
 Region = Annotated[str | None, Parameter(description="Region code (6, 9 or 12 digits)")]
 Month = Annotated[str | None, Parameter(description="Month YYYY-MM in Asia/Shanghai")]
@@ -34,3 +36,23 @@ class StatsController(Controller):
         query = stats.CaseQuery(region=region, month=month, metric=metric, part=part, type=type, source=source,
                                 org_kind=org_kind, child=child)
         return await stats.cases(principal_of(request), query, limit=page_size(limit), cursor=cursor)
+
+    @get("/monthly.xlsx", summary="The monthly figures as an Excel workbook (Chinese headings)",
+         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    async def monthly_xlsx(self, request: Request, region: Region = None, month: Month = None) -> Response[bytes]:
+        figures = await stats.monthly(principal_of(request), region, month)
+        return _download(exports.xlsx(figures), figures, "xlsx",
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    @get("/monthly.csv", summary="The monthly figures as CSV (UTF-8 with BOM), one row per figure",
+         media_type="text/csv; charset=utf-8")
+    async def monthly_csv(self, request: Request, region: Region = None, month: Month = None) -> Response[bytes]:
+        figures = await stats.monthly(principal_of(request), region, month)
+        return _download(exports.csv_bytes(figures), figures, "csv", "text/csv; charset=utf-8")
+
+
+def _download(content: bytes, figures: stats.MonthlyStats, ext: str, media_type: str) -> Response[bytes]:
+    filename = exports.filename(figures, ext)
+    ascii_name = f"tiaojie-{figures.region.code}-{figures.month}.{ext}"
+    return Response(content=content, media_type=media_type, headers={
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"})
