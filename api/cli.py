@@ -82,7 +82,8 @@ def cmd_serve(args) -> int:
     print(f"\ntiaojie serving at {url}  (API docs: {url}/schema, health: {url}/healthz)", file=sys.stderr)
     if token:
         print(f"admin token: {token}\n", file=sys.stderr)
-    uvicorn.Server(server.config(app, host=args.host, port=args.port)).run()
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C / SIGINT is how it stops, as with uvicorn.run
+        uvicorn.Server(server.config(app, host=args.host, port=args.port)).run()
     return 0
 
 

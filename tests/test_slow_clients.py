@@ -96,3 +96,43 @@ async def test_a_prompt_client_is_answered_and_a_slow_app_is_not_cut(timeout):
         data = await read_until_closed(reader)
         assert data.startswith(b"HTTP/1.1 200") and b"<svg" in data
         writer.close()
+
+
+async def test_tiaojie_serve_runs_with_the_deadlines_and_stops_cleanly_on_sigint(database_url, pool, tmp_path):
+    """The real command serves through `api.server` and, like `uvicorn.run` did, ends on
+    Ctrl-C with status 0 and no traceback."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TIAOJIE_DATABASE_URL": database_url, "TIAOJIE_DATA_DIR": str(tmp_path / "data")}
+    err_path = tmp_path / "stderr.log"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + GENEROUS
+            while True:
+                assert proc.poll() is None, err_path.read_text(errors="replace")
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, err_path.read_text(errors="replace")
+                await asyncio.sleep(0.1)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=GENEROUS) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert "Traceback" not in err_path.read_text(errors="replace")
