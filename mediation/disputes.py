@@ -113,7 +113,7 @@ def party_dict(r, reveal: bool) -> dict[str, Any]:
 
 def _ts(value: dt.datetime | str | None) -> dt.datetime | None:
     """A timestamp from a row, or from a JSON aggregate of rows (ISO text)."""
-    return clock.local(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
+    return clock.local(clock.stored(value))
 
 
 def event_dict(r) -> dict[str, Any]:
@@ -330,15 +330,13 @@ def validate_registration(data: Any, *, court_entrusted: bool = False) -> Regist
     persons = getattr(data, "persons_involved", None)
     if persons is not None and (not isinstance(persons, int) or isinstance(persons, bool) or not 1 <= persons <= 1_000_000):
         errors.add("persons_involved", "must be a whole number of at least 1")
+    now = clock.now()
     registered_at = fields.aware_time(getattr(data, "registered_at", None))
     deadline = fields.aware_time(getattr(data, "deadline", None))
-    if deadline is not None and deadline < (registered_at or clock.now()):
-        errors.add("deadline", "must not be before registration")
-    if registered_at is not None and registered_at > clock.now() + lifecycle.CLOCK_SKEW:
-        errors.add("registered_at", "must not be in the future")
     occurred_on = getattr(data, "occurred_on", None)
-    if occurred_on is not None and occurred_on > (registered_at or clock.now()).astimezone(clock.TZ).date():
-        errors.add("occurred_on", "must not be after registration")
+    if fields.time_in_bounds(errors, "registered_at", registered_at, now=now):
+        fields.deadline_in_bounds(errors, "deadline", deadline, registered_at or now)
+        fields.occurred_in_bounds(errors, "occurred_on", occurred_on, registered_at or now)
     errors.raise_if_any()
     return Registration(org_id=org_id, type=dtype, source=source, summary=summary, parties=parties,
                         region_code=region_code, registered_at=registered_at, occurred_on=occurred_on,
@@ -388,8 +386,9 @@ async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Re
     if region_code != org["region_code"] and not await conn.fetchval("SELECT 1 FROM regions WHERE code = $1", region_code):
         raise Invalid.field("region_code", f"region {region_code} is not registered")
     registered_at = reg.registered_at or now
-    if reg.deadline is not None and reg.deadline < registered_at:
-        raise Invalid.field("deadline", "must not be before registration")
+    errors = Collector()
+    fields.deadline_in_bounds(errors, "deadline", reg.deadline, registered_at)
+    errors.raise_if_any()
     ref = lifecycle.OrgRef(id=org["id"], tier=org["tier"], county_code=org["county_code"])
     state, event = lifecycle.register(lifecycle.Register(org=ref, source=reg.source, registered_at=registered_at),
                                       now, org["county_code"])
@@ -593,14 +592,15 @@ async def transition(principal: Principal, dispute_id: uuid.UUID, action: str, d
         state = state_from_row(row, pending_confirmation=row["pending_confirmation"])
         cmd, note = await _build_command(conn, action, data, state)
         at = fields.aware_time(getattr(data, "at", None)) or lifecycle.default_at(cmd, now)
+        at_field = "at" if getattr(data, "at", None) is not None else lifecycle.default_at_field(cmd)
         if getattr(data, "at", None) is None and at == now:
             # a case registered a little ahead of this clock (skew allowed) can still move now
             at = max(now, state.last_move_at)
-        lifecycle.check_business_time(state, at, now)
+        lifecycle.check_business_time(state, at, now, field_name=at_field)
         if version is not None and version != state.version:
             raise StaleVersion(f"the dispute is at version {state.version}, not {version}; reload it and try again")
         await guard_frozen(conn, principal, row["region_code"], at)
-        event = lifecycle.decide(state, cmd, at=at, now=now)
+        event = lifecycle.decide(state, cmd, at=at, now=now, at_field=at_field)
         if note:
             event = lifecycle.Event(event.kind, event.at, event.org_id, event.tier, {**event.detail, "note": note})
         await apply_event(conn, principal, row, state, event)

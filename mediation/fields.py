@@ -81,3 +81,56 @@ def uuid_of(errors: Collector, field: str, value: Any, *, required: bool = True)
     except ValueError:
         errors.add(field, "must be an id")
         return None
+
+
+# ---------------------------------------------------------------- business-time bounds (API.md)
+
+def time_in_bounds(errors: Collector, field: str, value: dt.datetime | None, *, now: dt.datetime) -> bool:
+    """A business time: not before 2000-01-01 (Beijing) and at most 5 minutes ahead of `now`."""
+    if value is None:
+        return True
+    if value < clock.EARLIEST:
+        errors.add(field, "must not be before 2000-01-01 (Beijing time)")
+        return False
+    if value > now + clock.SKEW:
+        errors.add(field, "must not be in the future")
+        return False
+    return True
+
+
+def deadline_in_bounds(errors: Collector, field: str, value: dt.datetime | None, registered_at: dt.datetime) -> bool:
+    """A deadline: not before registration and at most 10 years after it."""
+    if value is None:
+        return True
+    if value < registered_at:
+        errors.add(field, "must not be before registration")
+        return False
+    if value > clock.horizon(registered_at):
+        errors.add(field, f"must not be more than {clock.HORIZON_YEARS} years after registration")
+        return False
+    return True
+
+
+def _day_in_bounds(errors: Collector, field: str, value: dt.date | None, earliest: dt.date, latest: dt.date,
+                   *, too_late: str) -> bool:
+    if value is None:
+        return True
+    if value < earliest:
+        errors.add(field, f"must not be before {earliest.isoformat()}")
+        return False
+    if value > latest:
+        errors.add(field, too_late)
+        return False
+    return True
+
+
+def due_in_bounds(errors: Collector, field: str, value: dt.date | None, registered_at: dt.datetime) -> bool:
+    """A due date: not before 2000-01-01 and at most 10 years after registration."""
+    return _day_in_bounds(errors, field, value, clock.EARLIEST.date(), clock.horizon(registered_at).date(),
+                          too_late=f"must not be more than {clock.HORIZON_YEARS} years after registration")
+
+
+def occurred_in_bounds(errors: Collector, field: str, value: dt.date | None, registered_at: dt.datetime) -> bool:
+    """When the dispute arose: not before 1949-10-01 and not after the day of registration."""
+    return _day_in_bounds(errors, field, value, clock.EARLIEST_OCCURRED, registered_at.astimezone(clock.TZ).date(),
+                          too_late="must not be after registration")

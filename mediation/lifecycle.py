@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from mediation import fields
+from mediation.clock import SKEW as CLOCK_SKEW
 from mediation.codes import MOVE_EVENT_KINDS, TIER_RANK
-from mediation.errors import Conflict, Invalid
+from mediation.errors import Collector, Conflict, Invalid
 
-#: business times may run this far ahead of the server clock (clocks drift)
-CLOCK_SKEW = dt.timedelta(minutes=5)
 CONFIRMATION_WINDOW = dt.timedelta(days=30)
 
 
@@ -181,12 +181,25 @@ def default_at(command: Command, now: dt.datetime) -> dt.datetime:
     return now
 
 
+def default_at_field(command: Command) -> str:
+    """The request field `default_at` takes the time from: a refusal of a defaulted `at`
+    names the field the client sent (`agreement.signed_at`, not `at`)."""
+    if isinstance(command, RecordSession):
+        return "held_at"
+    if isinstance(command, Resolve):
+        return "agreement.signed_at"
+    if isinstance(command, RecordPerformance):
+        return "checked_at"
+    return "at"
+
+
 # ---------------------------------------------------------------- rules
 
 def check_business_time(state: DisputeState | None, at: dt.datetime, now: dt.datetime, *,
                         field_name: str = "at", registered_at: dt.datetime | None = None) -> None:
-    if at > now + CLOCK_SKEW:
-        raise Invalid.field(field_name, "must not be in the future")
+    errors = Collector()
+    fields.time_in_bounds(errors, field_name, at, now=now)
+    errors.raise_if_any()
     floor = registered_at if state is None else state.registered_at
     if floor is not None and at < floor:
         raise Invalid.field(field_name, "must not be before the dispute was registered")
@@ -196,8 +209,7 @@ def check_business_time(state: DisputeState | None, at: dt.datetime, now: dt.dat
 
 
 def register(command: Register, now: dt.datetime, county_code: str) -> tuple[DisputeState, Event]:
-    if command.registered_at > now + CLOCK_SKEW:
-        raise Invalid.field("registered_at", "must not be in the future")
+    check_business_time(None, command.registered_at, now, field_name="registered_at")
     event = Event(kind="entrusted" if command.source == "court_entrusted" else "registered",
                   at=command.registered_at, org_id=command.org.id, tier=command.org.tier,
                   detail={"source": command.source})
@@ -219,10 +231,12 @@ def _require_open(state: DisputeState, action: str) -> None:
         raise Conflict(f"cannot {action}: the dispute is {state.status}, not open")
 
 
-def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.datetime) -> Event:
-    """The event `command` records at business time `at`, or a refusal."""
+def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.datetime,
+           at_field: str = "at") -> Event:
+    """The event `command` records at business time `at`, or a refusal naming `at_field`
+    (the request field `at` came from)."""
     here = {"org_id": state.org_id, "tier": state.tier}
-    check_business_time(state, at, now)
+    check_business_time(state, at, now, field_name=at_field)
     match command:
         case RecordSession():
             # the stated time binds like `at`, which may be given apart from it
@@ -251,10 +265,11 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
                 "from_org_id": str(state.org_id), "from_tier": state.tier, "reason": command.reason})
         case Resolve(agreement=agreement):
             _require_open(state, "resolve")
-            if agreement.signed_at > now + CLOCK_SKEW:
-                raise Invalid.field("agreement.signed_at", "must not be in the future")
-            if agreement.signed_at < state.registered_at:
-                raise Invalid.field("agreement.signed_at", "must not be before the dispute was registered")
+            check_business_time(None, agreement.signed_at, now, field_name="agreement.signed_at",
+                                registered_at=state.registered_at)
+            errors = Collector()
+            fields.due_in_bounds(errors, "agreement.performance_due", agreement.performance_due, state.registered_at)
+            errors.raise_if_any()
             return Event("resolved", at, **here, detail={
                 "agreement": agreement.as_detail(), "prevented": list(command.prevented)})
         case Fail():

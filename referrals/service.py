@@ -326,8 +326,8 @@ async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> dic
             errors.add("court_case_no", "is required unless the decision is not_filed")
         if decided_at is None:
             errors.add("decided_at", "is required")
-        elif decided_at > now + lifecycle.CLOCK_SKEW:
-            errors.add("decided_at", "must not be in the future")
+        elif not fields.time_in_bounds(errors, "decided_at", decided_at, now=now):
+            pass
         elif decided_at < ref["created_at"]:
             errors.add("decided_at", "must not be before the referral was made "
                        f"({clock.local(ref['created_at']).isoformat()})")
