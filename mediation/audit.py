@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from mediation import db
+from mediation import clock, db
 from mediation.pagination import Keyset, keyset_page
 
 NEWEST_FIRST = Keyset(columns=("id",), keys=("id",), parsers=(int,))
@@ -40,7 +40,7 @@ async def list_entries(*, dispute_id: uuid.UUID | None = None, actor: str | None
                                  source="audit_log", where=where, args=args, keyset=NEWEST_FIRST, limit=limit,
                                  cursor=cursor)
     items = [{
-        "id": r["id"], "at": r["at"], "actor": r["actor"], "action": r["action"], "entity": r["entity"],
+        "id": r["id"], "at": clock.local(r["at"]), "actor": r["actor"], "action": r["action"], "entity": r["entity"],
         "entity_id": r["entity_id"], "dispute_id": r["dispute_id"], "detail": json.loads(r["detail"]),
     } for r in page.rows]
     return {"items": items, "total": page.total, "next_cursor": page.next_cursor}

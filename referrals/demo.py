@@ -27,6 +27,11 @@ def _person_id(rng: random.Random) -> str:
     return body + idnumbers.resident_id_check_char(body)
 
 
+def _between(rng: random.Random, start: dt.datetime, end: dt.datetime) -> dt.datetime:
+    """A time in the middle of [start, end] (never at either edge, never after `end`)."""
+    return start + (end - start) * rng.uniform(0.2, 0.8) if end > start else start
+
+
 async def load(*, entrustments: int = 24, referrals: int = 8, confirmations: int = 10) -> str:
     install()  # the demo refers and applies for confirmation through the dispute service
     async with db.connection() as conn:
@@ -81,21 +86,27 @@ async def load(*, entrustments: int = 24, referrals: int = 8, confirmations: int
             concluded += 1
 
     # litigation referrals: open local disputes the parties now take to court
+    # each at a time of its own between the dispute's latest move and now, so the court's
+    # side spreads over the demo year like everything else
     async with db.connection() as conn:
-        open_ids = [r["id"] for r in await conn.fetch(
-            "SELECT id FROM disputes WHERE county_code = $1 AND status = 'open' AND source <> 'court_entrusted' "
-            "ORDER BY registered_at LIMIT $2", COUNTY, referrals)]
-        recent_written = [r["id"] for r in await conn.fetch(
-            """SELECT id FROM disputes WHERE county_code = $1 AND status = 'resolved' AND agreement_form = 'written'
-                   AND (agreement->>'signed_at')::timestamptz > $2 ORDER BY concluded_at DESC LIMIT $3""",
-            COUNTY, now - dt.timedelta(days=25), confirmations)]
+        open_rows = await conn.fetch(
+            "SELECT id, last_move_at FROM disputes WHERE county_code = $1 AND status = 'open' "
+            "AND source <> 'court_entrusted' ORDER BY registered_at LIMIT $2", COUNTY, referrals)
+        written = await conn.fetch(
+            """SELECT id, last_move_at, (agreement->>'signed_at')::timestamptz AS signed_at FROM disputes
+               WHERE county_code = $1 AND status = 'resolved' AND agreement_form = 'written'
+                   AND source <> 'court_entrusted' ORDER BY concluded_at, id""", COUNTY)
+    # written agreements from across the year, each applied for within its 30 days
+    confirmable = [written[i * len(written) // confirmations] for i in range(min(confirmations, len(written)))]
     decided = 0
-    for dispute_id in open_ids:
-        await disputes.transition(ADMIN, dispute_id, "refer", SimpleNamespace(
-            court_id=court_id, reason="调解不成，当事人坚持起诉，引导诉讼。", at=None, note=None, version=None))
-    for dispute_id in recent_written:
-        await disputes.transition(ADMIN, dispute_id, "confirmation", SimpleNamespace(
-            court_id=court_id, at=None, note=None, version=None))
+    for r in open_rows:
+        await disputes.transition(ADMIN, r["id"], "refer", SimpleNamespace(
+            court_id=court_id, reason="调解不成，当事人坚持起诉，引导诉讼。", note=None, version=None,
+            at=_between(rng, r["last_move_at"], now)))
+    for r in confirmable:
+        window_end = min(now, r["signed_at"] + dt.timedelta(days=29))
+        await disputes.transition(ADMIN, r["id"], "confirmation", SimpleNamespace(
+            court_id=court_id, note=None, version=None, at=_between(rng, r["last_move_at"], window_end)))
 
     # the court works through part of what it received
     pending = await service.list_referrals(as_court, status="pending", limit=500)
@@ -103,19 +114,21 @@ async def load(*, entrustments: int = 24, referrals: int = 8, confirmations: int
         referral_id = uuid.UUID(str(item["id"]))
         if n % 3 == 2:
             continue  # still waiting
+        decided_at = _between(rng, dt.datetime.fromisoformat(str(item["created_at"])), now)
         if item["kind"] == "litigation":
             number = f"({year})川1325民初{500 + n}号"
-            await service.acknowledge(as_court, referral_id, SimpleNamespace(court_case_no=number))
-            if n % 3 == 0:
+            if n % 3 == 0:   # filed some time after the referral (an acknowledgement would be dated now)
                 await service.decide(as_court, referral_id, SimpleNamespace(
-                    decision="filed", court_case_no=number, decided_at=clock.now(), note=None))
+                    decision="filed", court_case_no=number, decided_at=decided_at, note=None))
                 decided += 1
+            else:
+                await service.acknowledge(as_court, referral_id, SimpleNamespace(court_case_no=number))
         else:
             await service.decide(as_court, referral_id, SimpleNamespace(
                 decision="confirmed" if n % 4 else "rejected", court_case_no=f"({year})川1325民特{40 + n}号",
-                decided_at=clock.now(), note=None))
+                decided_at=decided_at, note=None))
             decided += 1
     return (f"demo court {COURT_NAME} ({COURT_CODE}): {len(roster)} orgs on its roster, {entrustments} entrusted "
-            f"cases ({concluded} concluded), {len(open_ids)} litigation referrals, {len(recent_written)} "
+            f"cases ({concluded} concluded), {len(open_rows)} litigation referrals, {len(confirmable)} "
             f"confirmation applications, {decided} decisions; its API token: `tiaojie token create --role court "
             f"--court {court_id}`")

@@ -348,9 +348,13 @@ async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> dic
             event = dataclasses.replace(event, detail={**event.detail, "note": note})
         await disputes.apply_event(conn, principal, row, state, event, actor=principal.actor)
         ref = await conn.fetchrow(
-            f"""UPDATE referrals r SET status = 'decided', decision = $2, court_case_no = $3, decided_at = $4,
+            f"""WITH filed AS (
+                    UPDATE disputes SET court_case_no = $3 WHERE id = $6 AND $2 = 'filed'
+                )
+                UPDATE referrals r SET status = 'decided', decision = $2, court_case_no = $3, decided_at = $4,
                     note = $5
-                WHERE r.id = $1 RETURNING {REFERRAL_COLUMNS}""", referral_id, decision, case_no, decided_at, note)
+                WHERE r.id = $1 RETURNING {REFERRAL_COLUMNS}""",
+            referral_id, decision, case_no, decided_at, note, row["id"])
         return (await _referral_views(conn, principal, [ref]))[0]
 
 

@@ -57,6 +57,15 @@ async def test_court_demo_fills_the_court_side_through_the_services(client, pool
     created = await fetch("SELECT count(*) AS n FROM webhook_outbox WHERE event_type = 'referral.created'")
     assert created[0]["n"] == len(referrals)
 
+    # referrals and decisions spread over the demo year, none stamped with the load time
+    times = await fetch("SELECT kind, created_at, decided_at FROM referrals")
+    made = sorted(r["created_at"] for r in times)
+    assert len(set(made)) == len(made) and all(t < NOW for t in made)
+    assert made[-1] - made[0] > dt.timedelta(days=60)
+    decided = [r for r in times if r["decided_at"] is not None]
+    assert len({r["decided_at"] for r in decided}) == len(decided)
+    assert all(r["created_at"] < r["decided_at"] < NOW for r in decided)
+
     # every touched dispute's columns are still the replay of its events
     for row in await fetch("SELECT DISTINCT dispute_id FROM referrals UNION SELECT id FROM disputes "
                            "WHERE source = 'court_entrusted'"):

@@ -357,6 +357,7 @@ async def test_ack_then_decision_on_the_timeline_with_exact_versions(client, wor
     assert dt.datetime.fromisoformat(dispute["events"][3]["at"]) == decided_at
     [dref] = dispute["referrals"]
     assert (dref["status"], dref["decision"], dref["court_case_no"]) == ("decided", "filed", "(2026)川1325民初88号")
+    assert dispute["court_case_no"] == "(2026)川1325民初88号"   # filed: the dispute carries the court's number
 
     r = await client.post(f"{url}/decision", json={"decision": "not_filed", "decided_at": iso(clock.now())},
                           headers=court.h)
@@ -371,6 +372,7 @@ async def test_decision_may_follow_pending_directly(client, world):
                           json={"decision": "not_filed", "decided_at": iso(clock.now())}, headers=court.h)
     assert r.status_code == 200, r.text
     assert r.json()["decision"] == "not_filed" and "court_case_no" not in r.json()
+    assert r.json()["dispute"]["court_case_no"] is None
     assert r.json()["dispute"]["version"] == 3
     assert [e["kind"] for e in r.json()["dispute"]["events"]] == ["registered", "referred", "referral_decided"]
 
@@ -412,6 +414,7 @@ async def test_decision_keeps_the_number_the_acknowledgement_gave(client, world)
                           headers=court.h)
     assert r.status_code == 200, r.text
     assert r.json()["court_case_no"] == "(2026)川1325民初5号"
+    assert r.json()["dispute"]["court_case_no"] == "(2026)川1325民初5号"
 
 
 async def test_confirmation_decisions_and_a_new_application_after_rejection(client, world):
