@@ -26,7 +26,7 @@ from api.routes.deliveries import DeliveryController
 from api.routes.disputes import DisputeController
 from api.routes.ops import AuditController, favicon, healthz
 from api.routes.registry import OrgController, RegionController
-from api.routes.stats import StatsController
+from api.routes.stats import ReportController, StatsController
 from mediation.db import Database
 from mediation.settings import Settings, load
 from referrals.worker import start_in_process
@@ -38,7 +38,8 @@ DOCS_STATIC = "/static/docs"
 
 def api_handlers() -> list[Any]:
     return [RegionController, OrgController, DisputeController, AuditController, CourtController,
-            CourtReferralController, CourtEntrustmentController, DeliveryController, StatsController]
+            CourtReferralController, CourtEntrustmentController, DeliveryController, StatsController,
+            ReportController]
 
 
 def create_app(*, settings: Settings | None = None, manage_database: bool = True, run_worker: bool = True,

@@ -132,3 +132,10 @@ class ReferIn(_Transition, kw_only=True):
 
 class ConfirmationIn(_Transition, kw_only=True):
     court_id: uuid.UUID
+
+
+class ReportIn(msgspec.Struct, kw_only=True):
+    """上报: freeze a region's monthly figures."""
+
+    region: Annotated[str, Meta(description="Region code (6, 9 or 12 digits)", examples=["511325"])]
+    month: Annotated[str, Meta(description="An ended month, YYYY-MM (Asia/Shanghai)", examples=["2026-10"])]

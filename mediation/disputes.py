@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 
-from mediation import audit, clock, db, fields, lifecycle, signals
+from mediation import audit, clock, db, fields, lifecycle, reports, signals
 from mediation.access import Principal
 from mediation.codes import (
     AGREEMENT_FORMS,
@@ -389,6 +389,7 @@ async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Re
     errors = Collector()
     fields.deadline_in_bounds(errors, "deadline", reg.deadline, registered_at)
     errors.raise_if_any()
+    await reports.refuse_frozen(conn, principal, region_code, registered_at, field="registered_at")
     ref = lifecycle.OrgRef(id=org["id"], tier=org["tier"], county_code=org["county_code"])
     state, event = lifecycle.register(lifecycle.Register(org=ref, source=reg.source, registered_at=registered_at),
                                       now, org["county_code"])
@@ -599,26 +600,12 @@ async def transition(principal: Principal, dispute_id: uuid.UUID, action: str, d
         lifecycle.check_business_time(state, at, now, field_name=at_field)
         if version is not None and version != state.version:
             raise StaleVersion(f"the dispute is at version {state.version}, not {version}; reload it and try again")
-        await guard_frozen(conn, principal, row["region_code"], at)
+        await reports.refuse_frozen(conn, principal, row["region_code"], at, field=at_field)
         event = lifecycle.decide(state, cmd, at=at, now=now, at_field=at_field)
         if note:
             event = lifecycle.Event(event.kind, event.at, event.org_id, event.tier, {**event.detail, "note": note})
         await apply_event(conn, principal, row, state, event)
         return full_dict(await _load_full(conn, dispute_id), reveal=False)
-
-
-async def guard_frozen(conn: asyncpg.Connection, principal: Principal, region_code: str, at: dt.datetime) -> None:
-    """Frozen monthly reports refuse back-dated mediator writes in their month and region."""
-    for hook in _write_guards:
-        await hook(conn, principal, region_code, at)
-
-
-_write_guards: list[Any] = []
-
-
-def add_write_guard(hook) -> None:
-    if hook not in _write_guards:
-        _write_guards.append(hook)
 
 
 async def apply_event(conn: asyncpg.Connection, principal: Principal, row, state: lifecycle.DisputeState,

@@ -6,21 +6,25 @@ from typing import Annotated
 
 from urllib.parse import quote
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
-from api.guards import principal_of, roles
+from api.guards import ADMIN, principal_of, roles
 from api.params import Cursor, Limit, page_size
-from mediation import exports, stats
+from api.schemas import ReportIn
+from mediation import exports, reports, stats
 
 Region = Annotated[str | None, Parameter(description="Region code (6, 9 or 12 digits)")]
 Month = Annotated[str | None, Parameter(description="Month YYYY-MM in Asia/Shanghai")]
 
 
+STATS_READERS = roles("admin", "bureau")
+
+
 class StatsController(Controller):
     path = "/stats"
     tags = ["statistics"]
-    guards = [roles("admin", "bureau")]
+    guards = [STATS_READERS]
 
     @get("/monthly", summary="A region's monthly figures (METRICS.md)")
     async def monthly(self, request: Request, region: Region = None, month: Month = None) -> stats.MonthlyStats:
@@ -49,6 +53,25 @@ class StatsController(Controller):
     async def monthly_csv(self, request: Request, region: Region = None, month: Month = None) -> Response[bytes]:
         figures = await stats.monthly(principal_of(request), region, month)
         return _download(exports.csv_bytes(figures), figures, "csv", "text/csv; charset=utf-8")
+
+
+class ReportController(Controller):
+    path = "/reports"
+    tags = ["statistics"]
+    guards = [STATS_READERS]
+
+    @post("/", summary="Freeze a region's ended month (上报)", status_code=201)
+    async def freeze(self, request: Request, data: ReportIn) -> reports.Report:
+        return await reports.freeze(principal_of(request), data.region, data.month)
+
+    @get("/{region:str}/{month:str}", summary="A frozen report: frozen figures, live figures, the difference")
+    async def read(self, request: Request, region: str, month: str) -> reports.Report:
+        return await reports.get(principal_of(request), region, month)
+
+    @post("/{region:str}/{month:str}/reopen", summary="Reopen a frozen month (admin)", status_code=200,
+          guards=[ADMIN])
+    async def reopen(self, request: Request, region: str, month: str) -> reports.Report:
+        return await reports.reopen(principal_of(request), region, month)
 
 
 def _download(content: bytes, figures: stats.MonthlyStats, ext: str, media_type: str) -> Response[bytes]:
