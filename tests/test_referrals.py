@@ -10,8 +10,7 @@ import uuid
 
 import pytest
 
-from mediation import clock, db, disputes, signals
-from mediation.errors import Conflict
+from mediation import clock, db, signals
 from tests.conftest import VALID_ID, register
 from tests.court_helpers import (
     API,
@@ -448,23 +447,21 @@ async def test_confirmation_decisions_and_a_new_application_after_rejection(clie
 async def test_court_writes_are_not_held_back_by_a_frozen_month(client, world):
     court = await make_court(client, world)
     _, ref = await referred(client, world, court)
-
-    async def frozen(conn, principal, region_code, at):
-        raise Conflict("the month's report is frozen")
-
-    disputes.add_write_guard(frozen)
-    try:
-        d2 = await register(client, world)
-        r = await refer(client, world, d2, court)
-        assert r.status_code == 409  # the mediator is held back
-        url = f"{API}/court/referrals/{ref['id']}"
-        r = await client.post(f"{url}/ack", json={}, headers=court.h)
-        assert r.status_code == 200, r.text
-        r = await client.post(f"{url}/decision", json={"decision": "not_filed", "decided_at": iso(clock.now())},
-                              headers=court.h)
-        assert r.status_code == 200, r.text
-    finally:
-        disputes._write_guards.remove(frozen)
+    d2 = await register(client, world)
+    then = clock.now()
+    # a month later the bureau freezes this month; the writes below are back-dated into it
+    clock.freeze(then + dt.timedelta(days=32))
+    r = await client.post(f"{API}/reports", json={"region": "511325", "month": clock.local(then).strftime("%Y-%m")},
+                          headers=world.h("bureau_county"))
+    assert r.status_code == 201, r.text
+    r = await refer(client, world, d2, court, at=iso(then))
+    assert r.status_code == 409  # the mediator is held back
+    url = f"{API}/court/referrals/{ref['id']}"
+    r = await client.post(f"{url}/ack", json={}, headers=court.h)
+    assert r.status_code == 200, r.text
+    r = await client.post(f"{url}/decision", json={"decision": "not_filed", "decided_at": iso(then)},
+                          headers=court.h)
+    assert r.status_code == 200, r.text
 
 
 async def test_decision_with_idempotency_key_is_applied_once(client, world):
