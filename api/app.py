@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 from litestar import Litestar, Router
+from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -18,6 +19,7 @@ from litestar_offline_docs.core import generate_static_files_config
 
 from api.auth import BearerTokenMiddleware
 from api.middleware import request_context_middleware, stamp_response
+from api.pages import csrf_config, page_handlers, security_headers, template_config, use_shared_secret
 from api.problems import EXCEPTION_HANDLERS
 import referrals
 from api.routes.court_api import CourtEntrustmentController, CourtReferralController
@@ -52,6 +54,7 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
         database = Database(settings) if manage_database else None
         if database is not None:
             await database.start()
+            await use_shared_secret(app)
         app.state.database = database
         worker = None
         if run_worker:
@@ -88,13 +91,16 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
     auth = DefineMiddleware(BearerTokenMiddleware, exclude=["^/healthz", "^/schema", "^/static", "^/ui", "^/$",
                                                             "^/favicon"])
     app = Litestar(
-        route_handlers=[api, healthz, favicon, static_router],
+        route_handlers=[api, healthz, favicon, static_router, *page_handlers()],
         middleware=[request_context_middleware, auth],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
-        before_send=[stamp_response],
+        before_send=[stamp_response, security_headers],
+        csrf_config=csrf_config(settings),
+        template_config=template_config(),
+        state=State({"settings": settings}),
         debug=debug,
         logging_config=None,
     )

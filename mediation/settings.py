@@ -16,10 +16,13 @@ class Settings:
     #: how long every entry point waits for the database to accept connections (crash
     #: recovery on a busy machine included) before giving up
     db_wait_seconds: float = 900.0
+    cookie_secure: bool = False  # sign-in cookies only over HTTPS (set behind a TLS proxy)
 
 
 def load() -> Settings:
     url = os.environ.get("TIAOJIE_DATABASE_URL") or None
     data_dir = Path(os.environ.get("TIAOJIE_DATA_DIR") or "./.tiaojie").expanduser().resolve()
     wait = os.environ.get("TIAOJIE_DB_WAIT_SECONDS")
-    return Settings(database_url=url, data_dir=data_dir, db_wait_seconds=float(wait) if wait else 900.0)
+    secure = os.environ.get("TIAOJIE_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
+    return Settings(database_url=url, data_dir=data_dir, db_wait_seconds=float(wait) if wait else 900.0,
+                    cookie_secure=secure)

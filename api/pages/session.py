@@ -1,0 +1,61 @@
+"""The signed-in session of the pages: cookie → `WebUser` (its `Principal` on
+`request.user`, like a bearer token's), and what a page does without one."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractMiddleware
+from litestar.types import Receive, Scope, Send
+
+from mediation import web_sessions
+
+COOKIE = "tj_session"
+SIGN_IN_PATH = "/ui/signin"
+
+
+class PageSessionMiddleware(AbstractMiddleware):
+    """Puts the session's Principal on `scope["user"]` (None when signed out) and the
+    `WebUser` on `scope["auth"]`; which pages need one is said by `signed_in`."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _cookie(scope, COOKIE)
+        user = await web_sessions.user_of(token)
+        scope["user"] = user.principal if user else None
+        scope["auth"] = user
+        await self.app(scope, receive, send)
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                k, _, v = part.strip().partition("=")
+                if k == name:
+                    return v or None
+    return None
+
+
+class SignInNeeded(NotAuthorizedException):
+    """A page that needs a session was asked for without one: go to the sign-in page."""
+
+
+async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    if connection.scope.get("auth") is None:
+        raise SignInNeeded("sign in first")
+
+
+def sign_in_url(next_path: str | None) -> str:
+    if not next_path or not next_path.startswith("/ui/") or next_path.startswith("//"):
+        return SIGN_IN_PATH
+    return f"{SIGN_IN_PATH}?{urllib.parse.urlencode({'next': next_path})}"
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: only a page of this service."""
+    if value and value.startswith("/ui/") and "\\" not in value and not value.startswith("//"):
+        return value
+    return "/ui/"

@@ -1,0 +1,111 @@
+"""The mediator's work list (DESIGN.md "HTTP and pages"): the open disputes the
+committee holds, the most urgent first, with how many are overdue or due soon."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from mediation import clock, db
+from mediation.access import Principal
+
+DUE_SOON = dt.timedelta(days=3)
+LIMIT = 200
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    id: uuid.UUID
+    case_no: str
+    type: str
+    source: str
+    summary: str
+    tier: str
+    registered_at: dt.datetime
+    deadline: dt.datetime
+    party_names: str
+    urgency: str  # overdue | due_soon | later
+
+
+@dataclass(frozen=True)
+class WorkList:
+    items: list[WorkItem]
+    open: int
+    overdue: int
+    due_soon: int
+
+
+async def work_list(principal: Principal, *, limit: int = LIMIT) -> WorkList:
+    """Open disputes the principal's committee holds (an admin or the bureau: every open
+    dispute it may read), earliest deadline first — so overdue ones lead, then those due
+    within three days, then the rest. Until risk levels exist nothing ranks above that."""
+    now = clock.now()
+    args: list = [now, now + DUE_SOON]
+    if principal.role == "mediator":
+        args.append(principal.org_id)
+        scope = f"d.org_id = ${len(args)}"
+    else:
+        scope = principal.dispute_filter(args)
+    args.append(limit)
+    async with db.connection() as conn:
+        counts = await conn.fetchrow(
+            f"""SELECT count(*) AS open, count(*) FILTER (WHERE d.deadline < $1) AS overdue,
+                       count(*) FILTER (WHERE d.deadline >= $1 AND d.deadline < $2) AS due_soon
+                FROM disputes d WHERE d.status = 'open' AND {scope}""", *args[:-1])
+        rows = await conn.fetch(
+            f"""SELECT d.id, d.case_no, d.type, d.source, d.summary, d.tier, d.registered_at, d.deadline,
+                       (SELECT string_agg(p.name, '、' ORDER BY p.position) FROM dispute_parties p
+                        WHERE p.dispute_id = d.id) AS party_names,
+                       CASE WHEN d.deadline < $1 THEN 'overdue' WHEN d.deadline < $2 THEN 'due_soon'
+                            ELSE 'later' END AS urgency
+                FROM disputes d WHERE d.status = 'open' AND {scope}
+                ORDER BY d.deadline, d.id LIMIT ${len(args)}""", *args)
+    items = [WorkItem(id=r["id"], case_no=r["case_no"], type=r["type"], source=r["source"], summary=r["summary"],
+                      tier=r["tier"], registered_at=clock.local(r["registered_at"]),
+                      deadline=clock.local(r["deadline"]), party_names=r["party_names"] or "",
+                      urgency=r["urgency"])
+             for r in rows]
+    return WorkList(items=items, open=counts["open"], overdue=counts["overdue"], due_soon=counts["due_soon"])
+
+
+# ---------------------------------------------------------------- what the action forms offer
+
+@dataclass(frozen=True)
+class Choice:
+    id: uuid.UUID
+    name: str
+    tier: str | None = None
+
+
+async def county_orgs(county_code: str) -> list[Choice]:
+    """Every committee of the county (escalate and assign pick from them)."""
+    async with db.connection() as conn:
+        rows = await conn.fetch("SELECT id, name, tier FROM orgs WHERE county_code = $1 ORDER BY region_code, name",
+                                county_code)
+    return [Choice(r["id"], r["name"], r["tier"]) for r in rows]
+
+
+async def active_mediators(org_id: uuid.UUID) -> list[Choice]:
+    async with db.connection() as conn:
+        rows = await conn.fetch("SELECT id, name FROM mediators WHERE org_id = $1 AND active ORDER BY name", org_id)
+    return [Choice(r["id"], r["name"]) for r in rows]
+
+
+async def county_courts(county_code: str) -> list[Choice]:
+    async with db.connection() as conn:
+        rows = await conn.fetch("SELECT id, name FROM courts WHERE region_code LIKE $1 ORDER BY name",
+                                county_code + "%")
+    return [Choice(r["id"], r["name"]) for r in rows]
+
+
+async def names(ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Display names of the orgs, mediators and courts a timeline mentions."""
+    if not ids:
+        return {}
+    async with db.connection() as conn:
+        rows = await conn.fetch(
+            """SELECT id, name FROM orgs WHERE id = ANY($1::uuid[])
+               UNION ALL SELECT id, name FROM mediators WHERE id = ANY($1::uuid[])
+               UNION ALL SELECT id, name FROM courts WHERE id = ANY($1::uuid[])""", ids)
+    return {r["id"]: r["name"] for r in rows}
