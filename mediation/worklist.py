@@ -109,3 +109,34 @@ async def names(ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
                UNION ALL SELECT id, name FROM mediators WHERE id = ANY($1::uuid[])
                UNION ALL SELECT id, name FROM courts WHERE id = ANY($1::uuid[])""", ids)
     return {r["id"]: r["name"] for r in rows}
+
+
+# ---------------------------------------------------------------- the court handoff, as a committee sees it
+
+HANDOFF_LIMIT = 100
+
+
+async def handoffs(principal: Principal, *, limit: int = HANDOFF_LIMIT) -> dict[str, list[dict]]:
+    """Referrals and entrustments of the disputes the principal reads, newest first, each
+    with the state of its latest webhook to the court (pending, delivered or dead)."""
+    args: list = []
+    scope = principal.dispute_filter(args)
+    args.append(limit)
+    delivery = """(SELECT o.status FROM webhook_outbox o
+                    WHERE o.payload -> 'data' ->> 'dispute_id' = d.id::text AND {match}
+                    ORDER BY o.created_at DESC LIMIT 1)"""
+    async with db.connection() as conn:
+        referrals = await conn.fetch(
+            f"""SELECT r.id, r.kind, r.status, r.decision, r.court_case_no, r.created_at, d.id AS dispute_id,
+                       d.case_no, c.name AS court_name,
+                       {delivery.format(match="o.payload -> 'data' ->> 'referral_id' = r.id::text")} AS delivery
+                FROM referrals r JOIN disputes d ON d.id = r.dispute_id JOIN courts c ON c.id = r.court_id
+                WHERE {scope} ORDER BY r.created_at DESC, r.id LIMIT ${len(args)}""", *args)
+        entrusted = await conn.fetch(
+            f"""SELECT d.id AS dispute_id, d.case_no, d.court_case_no, d.entrustment_kind, d.entrustment_procedure,
+                       d.status, d.deadline, d.registered_at, c.name AS court_name,
+                       {delivery.format(match="o.event_type = 'entrustment.concluded'")} AS delivery
+                FROM disputes d JOIN courts c ON c.id = d.court_id
+                WHERE d.source = 'court_entrusted' AND {scope}
+                ORDER BY d.registered_at DESC, d.id LIMIT ${len(args)}""", *args)
+    return {"referrals": [dict(r) for r in referrals], "entrustments": [dict(r) for r in entrusted]}

@@ -30,6 +30,9 @@ CREATE TABLE web_secrets (
 
 -- a mediator's work list: the committee's open disputes by deadline
 CREATE INDEX disputes_org_open_deadline_idx ON disputes (org_id, deadline, id) WHERE status = 'open';
+
+-- the court-handoff page shows each referral's and entrustment's latest webhook
+CREATE INDEX webhook_outbox_dispute_idx ON webhook_outbox ((payload -> 'data' ->> 'dispute_id'), created_at);
 """
 
 
