@@ -59,6 +59,12 @@ COURT_SIDE = roles("court", "admin")
 
 
 @_guard
+async def signed_in(_: ASGIConnection, __: Principal) -> None:
+    """Anyone with a Principal: from a bearer token, or on the pages from a signed-in
+    session (api.pages.session puts the session's Principal where the token's would be)."""
+
+
+@_guard
 async def dispute_readable(connection: ASGIConnection, principal: Principal) -> None:
     """404 unless the caller may read the dispute."""
     await disputes.check_access(principal, path_id(connection, "dispute_id"))

@@ -37,7 +37,9 @@ class Browser:
         self.context = await self.browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
         self.page = await self.context.new_page()
         self.page.on("request", lambda req: self.requests.append(req.url))
-        self.page.on("requestfailed", lambda req: self.failed.append(req.url))
+        # a request cut short by the next navigation (a favicon, say) is not a failure
+        self.page.on("requestfailed", lambda req: None if "ERR_ABORTED" in (req.failure or "")
+                     else self.failed.append(f"{req.url}: {req.failure}"))
         return self.page
 
     def foreign(self) -> list[str]:

@@ -50,8 +50,6 @@ async def security_headers(message: Message, scope: Scope) -> None:
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS:
         headers[name.decode()] = value.decode()
-    if scope.get("path", "").startswith("/ui"):
-        headers["cache-control"] = "no-store"  # pages hold personal data
 
 
 def csrf_config(settings: Settings) -> CSRFConfig:

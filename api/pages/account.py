@@ -7,7 +7,8 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
 from api.pages.render import FormState, page, see_other
-from api.pages.session import COOKIE, _cookie, safe_next, signed_in
+from api.guards import signed_in
+from api.pages.session import COOKIE, _cookie, safe_next
 from mediation import web_sessions
 from mediation.errors import Invalid, Unauthorized
 

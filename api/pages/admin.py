@@ -8,31 +8,24 @@ import uuid
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect, Template
 
 from api.pages import forms
 from api.pages.render import FormState, page, see_other
-from api.pages.session import signed_in
+from api.guards import ADMIN, principal_of, signed_in
 from mediation import accounts, orgs, web_sessions, worklist
 from mediation.codes import ORG_KINDS, ROLES, TIERS
-from mediation.errors import Collector, Conflict, Forbidden, Invalid
+from mediation.errors import Collector, Conflict, Invalid
 from referrals import worker
 
 USER_ROLES = {k: v for k, v in ROLES.items() if k != "court"}
 
 
-async def admin_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if connection.scope.get("user") is None or not connection.scope["user"].is_admin:
-        raise Forbidden("只有管理员可以打开此页")
-
-
-GUARDS = [signed_in, admin_only]
+GUARDS = [signed_in, ADMIN]
 
 
 def _who(request: Request):
-    return request.scope["user"]
+    return principal_of(request)
 
 
 # ---------------------------------------------------------------- users

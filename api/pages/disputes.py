@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 
 from api.pages import forms
 from api.pages.render import FormState, page, see_other
-from api.pages.session import signed_in
+from api.guards import principal_of, signed_in
 from mediation import clock, disputes, lifecycle, worklist
 from mediation.access import Principal
 from mediation.codes import DISPUTE_TYPES, PERFORMANCE, SOURCES
@@ -29,7 +29,7 @@ ACTION_TITLES: dict[str, str] = {
 
 
 def principal(request: Request) -> Principal:
-    return request.scope["user"]
+    return principal_of(request)
 
 
 def available_actions(d: dict[str, Any], who: Principal, now: dt.datetime) -> list[str]:

@@ -11,13 +11,13 @@ from litestar import Request, get
 from litestar.response import Template
 
 from api.pages.render import page
-from api.pages.session import signed_in
+from api.guards import principal_of, signed_in
 from mediation import disputes, worklist
 from mediation.errors import Conflict
 
 
 async def _revealed(request: Request, dispute_id: uuid.UUID) -> tuple[dict, dict]:
-    d = await disputes.get(request.scope["user"], dispute_id, reveal=True)
+    d = await disputes.get(principal_of(request), dispute_id, reveal=True)
     ids = {d["org_id"]}
     for e in d["events"]:
         ids.update(uuid.UUID(m) for m in e["detail"].get("mediator_ids", ()))

@@ -7,10 +7,10 @@ import datetime as dt
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.response import Redirect, Template
 
-from api.pages.session import SignInNeeded, sign_in_url
+from api.pages.session import sign_in_url
 from mediation import clock, codes
 from mediation.errors import DomainError, Invalid
 
@@ -106,7 +106,7 @@ def _domain(request: Request, exc: DomainError) -> Any:
 
 
 def _http(request: Request, exc: HTTPException) -> Any:
-    if isinstance(exc, SignInNeeded):
+    if isinstance(exc, NotAuthorizedException):  # no session: sign in, then come back
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return see_other(sign_in_url(target if request.method == "GET" else None))
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):

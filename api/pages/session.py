@@ -1,13 +1,11 @@
-"""The signed-in session of the pages: cookie → `WebUser` (its `Principal` on
-`request.user`, like a bearer token's), and what a page does without one."""
+"""The signed-in session of the pages: cookie → `WebUser`, its `Principal` on
+`request.user` exactly where a bearer token's goes, so the pages use the same guards
+(`api.guards`: `signed_in`, `ADMIN`, `principal_of`) as the API."""
 
 from __future__ import annotations
 
 import urllib.parse
 
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractMiddleware
 from litestar.types import Receive, Scope, Send
 
@@ -19,7 +17,7 @@ SIGN_IN_PATH = "/ui/signin"
 
 class PageSessionMiddleware(AbstractMiddleware):
     """Puts the session's Principal on `scope["user"]` (None when signed out) and the
-    `WebUser` on `scope["auth"]`; which pages need one is said by `signed_in`."""
+    `WebUser` on `scope["auth"]`; which pages need one is said by `api.guards.signed_in`."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = _cookie(scope, COOKIE)
@@ -37,15 +35,6 @@ def _cookie(scope: Scope, name: str) -> str | None:
                 if k == name:
                     return v or None
     return None
-
-
-class SignInNeeded(NotAuthorizedException):
-    """A page that needs a session was asked for without one: go to the sign-in page."""
-
-
-async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if connection.scope.get("auth") is None:
-        raise SignInNeeded("sign in first")
 
 
 def sign_in_url(next_path: str | None) -> str:
