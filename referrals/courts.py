@@ -235,8 +235,11 @@ def _roster_item(r) -> dict[str, Any]:
             "kind": r["kind"], "region_code": r["region_code"], "added_at": clock.local(r["added_at"])}
 
 
-_ROSTER_SELECT = """SELECT cr.court_id, cr.org_id, cr.added_at, o.name, o.tier, o.kind, o.region_code
-                    FROM court_roster cr JOIN orgs o ON o.id = cr.org_id"""
+_ROSTER_COLUMNS = "cr.court_id, cr.org_id, cr.added_at, o.name, o.tier, o.kind, o.region_code"
+_ROSTER_SOURCE = "court_roster cr JOIN orgs o ON o.id = cr.org_id"
+_ROSTER_SELECT = f"SELECT {_ROSTER_COLUMNS} FROM {_ROSTER_SOURCE}"
+BY_NAME = Keyset(columns=("o.name", "cr.org_id"), keys=("name", "org_id"), parsers=(str, uuid.UUID),
+                 descending=False)
 
 
 async def add_to_roster(principal: Principal, court_id: uuid.UUID, org_id: Any) -> dict[str, Any]:
@@ -269,15 +272,17 @@ def _may_read_roster(principal: Principal, court) -> bool:
     return False
 
 
-async def list_roster(principal: Principal, court_id: uuid.UUID) -> dict[str, Any]:
+async def list_roster(principal: Principal, court_id: uuid.UUID, *, limit: int = 50,
+                      cursor: str | None = None) -> dict[str, Any]:
     """The roster names organisations, some outside the caller's own scope: only those who
     work with the court read it; everyone else gets the 404 of a court that is not there."""
     async with db.connection() as conn:
         court = await _court_row(conn, court_id)
         if not _may_read_roster(principal, court):
             raise NotFound(f"court {court_id} not found")
-        rows = await conn.fetch(f"{_ROSTER_SELECT} WHERE cr.court_id = $1 ORDER BY o.name, cr.org_id", court_id)
-    return {"items": [_roster_item(r) for r in rows], "total": len(rows), "next_cursor": None}
+        page = await keyset_page(conn, select=_ROSTER_COLUMNS, source=_ROSTER_SOURCE, where="cr.court_id = $1",
+                                 args=[court_id], keyset=BY_NAME, limit=limit, cursor=cursor)
+    return {"items": [_roster_item(r) for r in page.rows], "total": page.total, "next_cursor": page.next_cursor}
 
 
 async def remove_from_roster(principal: Principal, court_id: uuid.UUID, org_id: uuid.UUID) -> None:

@@ -162,3 +162,21 @@ async def test_the_roster_is_read_by_the_admin_the_court_and_the_bureau_holding_
         assert "太平" not in r.text and "大全" not in r.text
     r = await client.get(f"{API}/courts/{other.id}/roster", headers=world.h("bureau_other"))
     assert r.status_code == 200 and r.json()["total"] == 0
+
+
+async def test_the_roster_pages_like_every_list(client, world):
+    court = await make_court(client, world, roster=["village_a1", "village_a2", "village_b1", "town_a", "town_b"])
+    seen, cursor = [], None
+    while True:
+        r = await client.get(f"{API}/courts/{court.id}/roster", params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                             headers=world.h("admin"))
+        assert r.status_code == 200
+        body = r.json()
+        assert len(body["items"]) <= 2 and body["total"] == 5
+        seen += [i["name"] for i in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert seen == sorted(seen) and len(set(seen)) == 5
+    r = await client.get(f"{API}/courts/{court.id}/roster", params={"limit": 501}, headers=world.h("admin"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit"

@@ -47,9 +47,10 @@ class CourtController(Controller):
     async def add_to_roster(self, request: Request, court_id: uuid.UUID, data: RosterIn) -> dict[str, Any]:
         return await courts.add_to_roster(principal_of(request), court_id, data.org_id)
 
-    @get("/{court_id:uuid}/roster", summary="The court's roster")
-    async def roster(self, request: Request, court_id: uuid.UUID) -> dict[str, Any]:
-        return await courts.list_roster(principal_of(request), court_id)
+    @get("/{court_id:uuid}/roster", summary="The court's roster by name (admin, the court, the bureau holding it)")
+    async def roster(self, request: Request, court_id: uuid.UUID, limit: Limit = None,
+                     cursor: Cursor = None) -> dict[str, Any]:
+        return await courts.list_roster(principal_of(request), court_id, limit=page_size(limit), cursor=cursor)
 
     @delete("/{court_id:uuid}/roster/{org_id:uuid}", summary="Take an organisation off the roster (admin)",
             guards=[court_exists, ADMIN], status_code=204)
