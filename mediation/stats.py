@@ -368,15 +368,16 @@ def _periods_sql(periods: list[Period], args: list) -> str:
     return f"unnest(${n - 2}::timestamptz[], ${n - 1}::timestamptz[], ${n}::text[]) AS p(s, e, m)"
 
 
-GroupSet = Literal["total", "child", "type", "source", "org_kind"]
+GroupSet = Literal["total", "child", "type", "source", "org_kind", "region_code"]
 
 
 def _dispute_query(scope: Scope, periods: list[Period], sets: tuple[GroupSet, ...]) -> tuple[str, list, list[str]]:
     args: list = [scope.prefix + "%"]
-    child = scope.child_key(args)
+    child = scope.child_key(args) if "child" in sets else "NULL::text"
     source = _periods_sql(periods, args)
-    keys = {"child": child, "type": "d.type", "source": "d.source", "org_kind": "eo.kind"}
-    used = [k for k in ("child", "type", "source", "org_kind") if k in sets]
+    keys = {"child": child, "type": "d.type", "source": "d.source", "org_kind": "eo.kind",
+            "region_code": "d.region_code"}
+    used = [k for k in ("child", "type", "source", "org_kind", "region_code") if k in sets]
     sets_sql = ", ".join("()" if g == "total" else f"({keys[g]})" for g in sets)
     grouping = f"GROUPING({', '.join(keys[k] for k in used)})" if used else "0"
     select_keys = "".join(f", {keys[k]} AS \"key.{k}\"" for k in used)
@@ -691,3 +692,189 @@ async def cases(principal, q: CaseQuery, *, limit: int = 50, cursor: str | None 
             figure = _money(cents)
     return CaseList(region=scope.region, month=p.month, metric=metric, part=part, figure=figure, items=items,
                     total=page.total, next_cursor=page.next_cursor)
+
+
+# ---------------------------------------------------------------- change over time
+
+
+def change(now: Fraction | None, before: Fraction | None) -> float | None:
+    """环比/同比 of a count: (now − before) / before, rounded; null when before is 0."""
+    if now is None or before is None or before == 0:
+        return None
+    return _number(rounded((now - before) / before, 4))
+
+
+def _count_fraction(f: Figures, c: Count) -> Fraction:
+    return Fraction(f.count(c.key), 100) if c.amount else Fraction(f.count(c.key))
+
+
+def rate_change(now: Decimal | None, before: Decimal | None) -> float | None:
+    """The change of a rate in percentage points as a fraction; null when either is null."""
+    return None if now is None or before is None else _number(now - before)
+
+
+class Changes(msgspec.Struct):
+    counts: dict[str, float | None]
+    rates: dict[str, float | None]
+
+
+class TrendMonth(msgspec.Struct):
+    month: str
+    counts: dict[str, int | str]
+    rates: dict[str, RateValue]
+    mom: Changes
+    yoy: Changes
+
+
+class Trend(msgspec.Struct, kw_only=True):
+    region: RegionRef
+    from_: str = msgspec.field(name="from")    # `from` is a Python keyword
+    to: str
+    timezone: str
+    generated_at: dt.datetime
+    months: list[TrendMonth]
+
+
+def _changes(now: Figures, before: Figures) -> Changes:
+    return Changes(
+        counts={c.key: change(_count_fraction(now, c), _count_fraction(before, c)) for c in COUNTS},
+        rates={r.key: rate_change(now.rate_decimal(r.key), before.rate_decimal(r.key)) for r in RATES})
+
+
+async def trend(principal, region: Any, start: Any, end: Any) -> Trend:
+    errors = Collector()
+    first = last = None
+    for name, value in (("from", start), ("to", end)):
+        try:
+            index = month_index(*parse_month(value, name))
+        except Invalid as e:
+            errors.errors.extend(e.errors)
+            continue
+        if name == "from":
+            first = index
+        else:
+            last = index
+    if first is not None and last is not None:
+        if last < first:
+            errors.add("to", "must not be before `from`")
+        elif last - first + 1 > MAX_TREND_MONTHS:
+            errors.add("to", f"a trend covers at most {MAX_TREND_MONTHS} months")
+    async with read_connection() as conn:
+        scope = await readable_scope(conn, principal, region)
+        errors.raise_if_any()
+        assert first is not None and last is not None
+        return await compute_trend(conn, scope, first, last)
+
+
+async def compute_trend(conn, scope: Scope, first: int, last: int) -> Trend:
+    periods = [period_of_index(i) for i in range(first - 12, last + 1)]
+    figures = await _figures(conn, scope, periods, ("total",))
+
+    def at(index: int) -> Figures:
+        return figures.get((period_of_index(index).month, "total", None), _empty())
+
+    months = []
+    for i in range(first, last + 1):
+        f = at(i)
+        months.append(TrendMonth(month=period_of_index(i).month, counts=f.counts(), rates=f.rates(),
+                                 mom=_changes(f, at(i - 1)), yoy=_changes(f, at(i - 12))))
+    return Trend(region=scope.region, timezone=TIMEZONE, generated_at=clock.local(clock.now()), months=months,
+                 from_=period_of_index(first).month, to=period_of_index(last).month)
+
+
+# ---------------------------------------------------------------- hotspots
+
+HOTSPOT_VILLAGES = 20
+HOTSPOT_GROUP_DISPUTES = 500
+
+
+class HotRegion(msgspec.Struct):
+    region: RegionRef
+    received: int
+    resolved: int
+    group_disputes_received: int
+    mom: float | None
+    yoy: float | None
+
+
+class HotType(msgspec.Struct):
+    type: str
+    label: str
+    received: int
+    mom: float | None
+    yoy: float | None
+
+
+class GroupDispute(msgspec.Struct):
+    id: uuid.UUID
+    case_no: str
+    type: str
+    region_code: str
+    persons_involved: int
+    status: str
+
+
+class Hotspots(msgspec.Struct):
+    region: RegionRef
+    month: str
+    timezone: str
+    generated_at: dt.datetime
+    regions: list[HotRegion]
+    villages: list[HotRegion]
+    types: list[HotType]
+    group_disputes: list[GroupDispute]
+
+
+async def hotspots(principal, region: Any, month: Any) -> Hotspots:
+    errors = Collector()
+    p = None
+    try:
+        p = period(month)
+    except Invalid as e:
+        errors.errors.extend(e.errors)
+    async with read_connection() as conn:
+        scope = await readable_scope(conn, principal, region)
+        errors.raise_if_any()
+        assert p is not None
+        return await compute_hotspots(conn, scope, p)
+
+
+async def compute_hotspots(conn, scope: Scope, p: Period) -> Hotspots:
+    before, year_ago = shift(p, -1), shift(p, -12)
+    figures = await _figures(conn, scope, [year_ago, before, p], ("child", "type", "region_code"))
+
+    def received(month: str, group: str, key: Any) -> Fraction:
+        return Fraction(figures.get((month, group, key), _empty()).count("received"))
+
+    def hot(ref: RegionRef, group: str, key: Any) -> HotRegion:
+        f = figures.get((p.month, group, key), _empty())
+        now = received(p.month, group, key)
+        return HotRegion(region=ref, received=f.count("received"), resolved=f.count("resolved"),
+                         group_disputes_received=f.count("group_disputes_received"),
+                         mom=change(now, received(before.month, group, key)),
+                         yoy=change(now, received(year_ago.month, group, key)))
+
+    regions = sorted((hot(ref, "child", prefix) for ref, prefix in scope.children),
+                     key=lambda h: (-h.received, h.region.code))
+    busy = sorted(((code, f.count("received")) for (month, group, code), f in figures.items()
+                   if month == p.month and group == "region_code" and code and code[9:] != "000"
+                   and f.count("received") > 0), key=lambda item: (-item[1], item[0]))[:HOTSPOT_VILLAGES]
+    names = {r["code"]: r for r in await conn.fetch(
+        "SELECT code, name, level FROM regions WHERE code = ANY ($1::text[])", [code for code, _ in busy])}
+    villages = [hot(RegionRef(code, names[code]["name"] if code in names else code,
+                              names[code]["level"] if code in names else "village"), "region_code", code)
+                for code, _ in busy]
+    order = list(DISPUTE_TYPES)
+    types = sorted((HotType(type=t, label=DISPUTE_TYPES[t], received=int(received(p.month, "type", t)),
+                            mom=change(received(p.month, "type", t), received(before.month, "type", t)),
+                            yoy=change(received(p.month, "type", t), received(year_ago.month, "type", t)))
+                    for t in order), key=lambda h: (-h.received, order.index(h.type)))
+    where = _fill(COUNT_BY_KEY["group_disputes_received"].where, "$2::timestamptz", "$3::timestamptz")
+    rows = await conn.fetch(
+        f"""SELECT d.id, d.case_no, d.type, d.region_code, d.persons_involved, d.status FROM disputes d
+            WHERE d.region_code LIKE $1 AND {where}
+            ORDER BY d.persons_involved DESC, d.registered_at, d.id LIMIT {HOTSPOT_GROUP_DISPUTES}""",
+        scope.prefix + "%", p.start, p.end)
+    return Hotspots(region=scope.region, month=p.month, timezone=TIMEZONE, generated_at=clock.local(clock.now()),
+                    regions=regions, villages=villages, types=types,
+                    group_disputes=[GroupDispute(**dict(r)) for r in rows])

@@ -221,3 +221,37 @@ def monthly(ds: Dataset, code: str, month: str) -> dict:
         "by_source": {s: sum(1 for c in whole["_received"] if c.source == s) for s in SOURCES},
         "by_org_kind": cells("entry_kind", ORG_KINDS), "children": children,
     }
+
+
+def _change(now, before):
+    if before == 0:
+        return None
+    return float(WIDE.divide(Decimal(now) - Decimal(before), Decimal(before)).quantize(Decimal("0.0001"),
+                                                                                     ROUND_HALF_UP))
+
+
+def _shift(month: str, n: int) -> str:
+    i = int(month[:4]) * 12 + int(month[5:]) - 1 + n
+    return f"{i // 12:04d}-{i % 12 + 1:02d}"
+
+
+def trend(ds: Dataset, code: str, first: str, last: str) -> list[dict]:
+    """Each month from `first` to `last`: counts, rates, and 环比/同比 of METRICS.md."""
+    prefix = prefix_of(ds, code)
+    mine = [c for c in ds.cases if c.region_code.startswith(prefix)]
+    out, month = [], first
+    while month <= last:
+        now, prev, year = (figures(mine, m) for m in (month, _shift(month, -1), _shift(month, -12)))
+
+        def changes(before):
+            counts = {k: _change(Decimal(now["counts"][k]), Decimal(before["counts"][k])) for k in COUNT_KEYS}
+            rates = {}
+            for k in RATE_KEYS:
+                a, b = now["rates"][k]["rate"], before["rates"][k]["rate"]
+                rates[k] = None if a is None or b is None else float(Decimal(str(a)) - Decimal(str(b)))
+            return {"counts": counts, "rates": rates}
+
+        out.append({"month": month, "counts": now["counts"], "rates": now["rates"], "mom": changes(prev),
+                    "yoy": changes(year)})
+        month = _shift(month, 1)
+    return out

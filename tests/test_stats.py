@@ -270,3 +270,51 @@ async def test_exports_are_scoped_like_the_figures(client, world):
         r = await client.get(f"{API}/stats/{path}", params={"region": "511325", "month": "2026-1"},
                              headers=world.h("bureau_county"))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "month"
+
+
+async def test_trend_gives_mom_and_yoy(client, world):
+    for month, n in ((9, 2), (10, 3)):
+        for day in range(1, n + 1):
+            await register(client, world, registered_at=t(day, month=month))
+    await register(client, world, registered_at=dt.datetime(2025, 10, 5, tzinfo=BJ).isoformat())
+    r = await client.get(f"{API}/stats/trend", params={"region": "511325", "from": "2026-09", "to": "2026-10"},
+                         headers=world.h("bureau_county"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["from"], body["to"]) == ("2026-09", "2026-10")
+    sep, oct_ = body["months"]
+    assert (sep["counts"]["received"], oct_["counts"]["received"]) == (2, 3)
+    assert sep["mom"]["counts"]["received"] is None          # August had none
+    assert oct_["mom"]["counts"]["received"] == 0.5           # (3 − 2) / 2
+    assert oct_["yoy"]["counts"]["received"] == 2.0           # (3 − 1) / 1
+    assert oct_["mom"]["rates"]["success_rate"] is None
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"from": "2026-10", "to": "2026-09"}, "to"),
+    ({"from": "2020-01", "to": "2026-10"}, "to"),
+    ({"from": "2026-1", "to": "2026-10"}, "from"),
+])
+async def test_trend_refusals(client, world, params, field):
+    r = await client.get(f"{API}/stats/trend", params={"region": "511325", **params}, headers=world.h("bureau_county"))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == field
+
+
+async def test_hotspots_rank_regions_villages_types_and_group_disputes(client, world):
+    for org, n in (("village_a2", 3), ("village_b1", 1), ("village_a1", 1)):
+        for day in range(1, n + 1):
+            await register(client, world, org=org, registered_at=t(day), type="labor" if org == "village_a2" else "neighbor")
+    big = await register(client, world, org="town_a", registered_at=t(9), persons_involved=40)
+    await register(client, world, org="village_a2", registered_at=t(9, month=9))
+    r = await client.get(f"{API}/stats/hotspots", params={"region": "511325", "month": "2026-10"},
+                         headers=world.h("bureau_county"))
+    assert r.status_code == 200, r.text
+    h = r.json()
+    assert [(x["region"]["code"], x["received"]) for x in h["regions"]] == [("511325101000", 5), ("511325102000", 1)]
+    assert h["regions"][0]["group_disputes_received"] == 1
+    assert [(x["region"]["code"], x["received"], x["mom"]) for x in h["villages"]] == [
+        ("511325101202", 3, 2.0), ("511325101201", 1, None), ("511325102201", 1, None)]
+    assert [(x["type"], x["received"]) for x in h["types"][:2]] == [("neighbor", 3), ("labor", 3)]  # ties: code order
+    assert len(h["types"]) == 15 and h["types"][2]["received"] == 0
+    assert [(g["case_no"], g["persons_involved"]) for g in h["group_disputes"]] == [(big["case_no"], 40)]

@@ -20,7 +20,7 @@ from types import SimpleNamespace as NS
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mediation import clock, db, disputes, stats
@@ -79,6 +79,25 @@ PLAN = st.fixed_dictionaries({
     "deadline_days": st.one_of(st.none(), st.integers(1, 40)),
     "after": st.lists(AFTER, max_size=4),
 })
+
+
+def _plan(**over) -> dict:
+    plan = {"org": "village_a1", "region": 0, "type": "neighbor", "source": "application", "persons": 2, "edge": 1,
+            "offset": 30, "moves": [], "ending": None, "ending_delta": 86400, "form": "written",
+            "amount": Decimal("100.00"), "prevented": [], "deadline_days": None, "after": []}
+    return {**plan, **over}
+
+
+#: one history with every kind of event, so the proof never rests on chance for them
+RICH = [
+    _plan(moves=[("escalate", 0, 3600), ("assign", 1, 60), ("session", 0, 1)], ending="resolve",
+          after=[("performance", "partial", 100), ("performance", "performed", 50), ("visit", "satisfied", 10),
+                 ("confirmation", "", 200), ("decide", True, 3 * 86400)]),
+    _plan(org="town_a", ending="refer", ending_delta=("edge", -30), after=[("decide", False, 40)]),
+    _plan(org="village_b1", source="court_entrusted", ending="fail", ending_delta=("deadline", 0)),
+    _plan(org="county_center", edge=2, offset=-1, ending="withdraw"),
+    _plan(org="town_b", region=5, ending="reject", ending_delta=0),
+]
 
 
 def step(at: dt.datetime, delta, deadline: dt.datetime | None = None) -> dt.datetime:
@@ -222,6 +241,11 @@ async def check_everything(month_for_lists: str, region_for_lists: str) -> None:
                         total = sum(c["counts"][key] for c in got["children"]) if key != "agreement_amount" else \
                             f"{sum(Decimal(c['counts'][key]) for c in got['children']):.2f}"
                         assert total == value, (code, month, key)
+        for code in ("511325000000", region_for_lists):
+            scope = await stats.scope_of(conn, code)
+            got = _plain(await stats.compute_trend(conn, scope, *(stats.month_index(*stats.parse_month(m))
+                                                                   for m in (MONTHS[0], MONTHS[-1]))))
+            assert got["months"] == ref.trend(ds, code, MONTHS[0], MONTHS[-1]), code
     want = ref.monthly(ds, region_for_lists, month_for_lists)
     asks = [(k, None, v) for k, v in want["counts"].items()]
     asks += [(k, part, v[part]) for k, v in want["rates"].items() for part in ("numerator", "denominator")]
@@ -239,6 +263,7 @@ def test_sql_figures_equal_the_reference(session_loop, world, court_id):
     clock.freeze(NOW.astimezone(dt.UTC))
 
     @PROFILE
+    @example(plans=RICH, month="2026-10", region="511325000000")
     @given(plans=st.lists(PLAN, min_size=1, max_size=5), month=st.sampled_from(MONTHS),
            region=st.sampled_from(REGIONS))
     def run(plans, month, region):

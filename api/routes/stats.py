@@ -41,6 +41,16 @@ class StatsController(Controller):
                                 org_kind=org_kind, child=child)
         return await stats.cases(principal_of(request), query, limit=page_size(limit), cursor=cursor)
 
+    @get("/trend", summary="Monthly figures over up to 60 months with 环比 (mom) and 同比 (yoy)")
+    async def trend(self, request: Request, region: Region = None,
+                    start: Annotated[str | None, Parameter(query="from", description="First month YYYY-MM")] = None,
+                    to: Annotated[str | None, Parameter(description="Last month YYYY-MM")] = None) -> stats.Trend:
+        return await stats.trend(principal_of(request), region, start, to)
+
+    @get("/hotspots", summary="热点: busiest child regions and villages, types, group disputes")
+    async def hotspots(self, request: Request, region: Region = None, month: Month = None) -> stats.Hotspots:
+        return await stats.hotspots(principal_of(request), region, month)
+
     @get("/monthly.xlsx", summary="The monthly figures as an Excel workbook (Chinese headings)",
          media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     async def monthly_xlsx(self, request: Request, region: Region = None, month: Month = None) -> Response[bytes]:
