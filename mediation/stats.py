@@ -493,18 +493,23 @@ def _children(scope: Scope, figures: dict, month: str) -> list[ChildStats]:
     return out
 
 
-async def monthly(principal, region: Any, month: Any) -> MonthlyStats:
+async def _for_month(principal, region: Any, month: Any, compute):
+    """Check the month (422) after the region's scope (404), then compute on the read side."""
     errors = Collector()
     p = None
     try:
         p = period(month)
     except Invalid as e:
         errors.errors.extend(e.errors)
-    async with read_connection() as c:
-        scope = await readable_scope(c, principal, region)
+    async with read_connection() as conn:
+        scope = await readable_scope(conn, principal, region)
         errors.raise_if_any()
         assert p is not None
-        return await compute_monthly(c, scope, p)
+        return await compute(conn, scope, p)
+
+
+async def monthly(principal, region: Any, month: Any) -> MonthlyStats:
+    return await _for_month(principal, region, month, compute_monthly)
 
 
 async def compute_monthly(conn, scope: Scope, p: Period) -> MonthlyStats:
@@ -826,17 +831,7 @@ class Hotspots(msgspec.Struct):
 
 
 async def hotspots(principal, region: Any, month: Any) -> Hotspots:
-    errors = Collector()
-    p = None
-    try:
-        p = period(month)
-    except Invalid as e:
-        errors.errors.extend(e.errors)
-    async with read_connection() as conn:
-        scope = await readable_scope(conn, principal, region)
-        errors.raise_if_any()
-        assert p is not None
-        return await compute_hotspots(conn, scope, p)
+    return await _for_month(principal, region, month, compute_hotspots)
 
 
 async def compute_hotspots(conn, scope: Scope, p: Period) -> Hotspots:
