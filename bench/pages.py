@@ -1,5 +1,5 @@
-"""Page benchmark (issue 8): server time of the mediator's work list and the dispute page
-on the demo county (西充县, ~3,000 disputes), goal p95 < 100 ms each.
+"""Page benchmark (issue 8): server time of the mediator's work list, the dispute page and
+the bureau's month page on the demo county (西充县, ~3,000 disputes), goal p95 < 100 ms each.
 
 The app runs in this process (Litestar over httpx's ASGI transport, the service's own
 pool), so each figure is the time from request to the last byte of the answer: sign-in
@@ -76,6 +76,8 @@ async def main(args) -> None:
         name = f"bench-{random.randrange(10**6)}"
         await accounts.create_user(username=name, role="mediator", org_id=busiest["id"], password=PASSWORD)
         signed = await web_sessions.sign_in(name, PASSWORD)
+        await accounts.create_user(username=name + "-bureau", role="bureau", region="511325", password=PASSWORD)
+        bureau = await web_sessions.sign_in(name + "-bureau", PASSWORD)
         app = create_app(manage_database=False, run_worker=False)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench",
@@ -87,12 +89,17 @@ async def main(args) -> None:
                 await client.get(f"/ui/disputes/{rng.choice(dispute_ids)}")
             for _ in range(args.requests):
                 pages.extend(await timed(client, f"/ui/disputes/{rng.choice(dispute_ids)}", 1, 0))
-        print(f"\nMachine: {common.machine()}\n")
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
+                                     cookies={"tj_session": bureau.token}) as client:
+            month = await timed(client, "/ui/bureau", args.requests, args.warm)
+        print(f"\nMachine: {common.machine()}; load average while measuring: "
+              f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}\n")
         print(f"Demo county: {total} disputes; the busiest committee ({busiest['name']}) holds {busiest['open']} "
               f"open disputes and has handled {len(dispute_ids)} (up to {events} events each).\n")
         print("| page | requests | p50 ms | p95 ms | p99 ms | max ms |")
         print("|---|---:|---:|---:|---:|---:|")
-        for label, values in (("work list /ui/work", work), ("dispute page /ui/disputes/{id}", pages)):
+        for label, values in (("work list /ui/work", work), ("dispute page /ui/disputes/{id}", pages),
+                              ("bureau month page /ui/bureau (last month)", month)):
             print(f"| {label} | {len(values)} | {statistics.median(values):.1f} | {percentile(values, 95):.1f} | "
                   f"{percentile(values, 99):.1f} | {max(values):.1f} |")
     finally:

@@ -19,6 +19,7 @@ from litestar.types import Message, Scope
 
 from api.pages.account import ACCOUNT_HANDLERS
 from api.pages.admin import ADMIN_HANDLERS
+from api.pages.bureau import BUREAU_HANDLERS
 from api.pages.disputes import DISPUTE_HANDLERS
 from api.pages.documents import DOCUMENT_HANDLERS
 from api.pages.render import PAGE_EXCEPTION_HANDLERS
@@ -74,7 +75,7 @@ async def root() -> Redirect:
 
 
 def page_handlers() -> list[Any]:
-    pages = Router(path="/ui", route_handlers=[*ACCOUNT_HANDLERS, *DISPUTE_HANDLERS, *DOCUMENT_HANDLERS, *ADMIN_HANDLERS],
+    pages = Router(path="/ui", route_handlers=[*ACCOUNT_HANDLERS, *DISPUTE_HANDLERS, *DOCUMENT_HANDLERS, *ADMIN_HANDLERS, *BUREAU_HANDLERS],
                    middleware=[PageSessionMiddleware], exception_handlers=PAGE_EXCEPTION_HANDLERS,
                    include_in_schema=False)
     static = create_static_files_router(path="/static/ui", directories=[STATIC], name="page-static",

@@ -61,7 +61,8 @@ def available_actions(d: dict[str, Any], who: Principal, now: dt.datetime) -> li
 
 @get("/", name="page-home", guards=[signed_in], include_in_schema=False)
 async def home(request: Request) -> Redirect:
-    return see_other("/ui/work" if principal(request).role == "mediator" else "/ui/disputes")
+    role = principal(request).role
+    return see_other({"mediator": "/ui/work", "bureau": "/ui/bureau"}.get(role, "/ui/disputes"))
 
 
 @get("/work", name="page-work", guards=[signed_in], include_in_schema=False)
