@@ -36,7 +36,7 @@ from mediation.codes import (
     STATUSES,
 )
 from mediation.errors import Collector, Forbidden, Invalid, NotFound, StaleVersion
-from mediation.idnumbers import PHONE_RE, credit_code_problem, mask_id_number, mask_phone, resident_id_problem
+from mediation.idnumbers import credit_code_problem, mask_id_number, mask_phone, resident_id_problem
 from mediation.pagination import keyset_page, newest_first
 from mediation.regions import canonical, filter_prefix
 
@@ -72,7 +72,7 @@ def validate_parties(errors: Collector, parties: Any, field: str = "parties") ->
         f = f"{field}[{i}]"
         role = fields.code(errors, f"{f}.role", getattr(p, "role", None), PARTY_ROLES)
         kind = fields.code(errors, f"{f}.kind", getattr(p, "kind", None), PARTY_KINDS)
-        name = fields.text(errors, f"{f}.name", getattr(p, "name", None), max_len=200)
+        name = fields.name(errors, f"{f}.name", getattr(p, "name", None), max_len=200)
         id_number = getattr(p, "id_number", None)
         if id_number is not None:
             if not isinstance(id_number, str):
@@ -87,10 +87,8 @@ def validate_parties(errors: Collector, parties: Any, field: str = "parties") ->
                     problem = credit_code_problem(id_number)
                 if problem:
                     errors.add(f"{f}.id_number", problem)
-        phone = getattr(p, "phone", None)
-        if phone is not None and (not isinstance(phone, str) or not PHONE_RE.match(phone)):
-            errors.add(f"{f}.phone", "must be a phone number of digits (and dashes)")
-        address = fields.text(errors, f"{f}.address", getattr(p, "address", None), max_len=500, required=False)
+        phone = fields.phone(errors, f"{f}.phone", getattr(p, "phone", None))
+        address = fields.name(errors, f"{f}.address", getattr(p, "address", None), max_len=500, required=False)
         out.append(PartyInput(role=role or "", kind=kind or "", name=name or "", id_number=id_number or None,
                               phone=phone, address=address))
     return out
@@ -259,8 +257,9 @@ async def list_disputes(principal: Principal, filters: ListFilters, *, limit: in
         if region12:
             args.append(await filter_prefix(conn, region12) + "%")
             conds.append(f"d.region_code LIKE ${len(args)}")
-        if filters.q and filters.q.strip():
-            args.append("%" + _like_escape(filters.q.strip().lower()) + "%")
+        q = fields.search_words(filters.q).strip() if filters.q else ""
+        if q:
+            args.append("%" + _like_escape(q) + "%")
             conds.append(f"d.search_text LIKE ${len(args)}")
         if filters.overdue:
             args.append(clock.now())
@@ -415,7 +414,7 @@ async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Re
         [p.id_number for p in parties], [p.phone for p in parties], [p.address for p in parties],
         event.kind, event.at, principal.actor, event.org_id, event.tier, detail)
     year = registered_at.astimezone(clock.TZ).year
-    words = " ".join([reg.summary, *(p.name for p in parties)]).lower()
+    words = fields.search_words(reg.summary, *(p.name for p in parties))
     row = await conn.fetchrow(
         f"""
         WITH counter AS (

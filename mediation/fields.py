@@ -4,6 +4,8 @@ returns the cleaned value (or None), so one answer names every bad field."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,11 +24,15 @@ def text(errors: Collector, field: str, value: Any, *, max_len: int, required: b
     if not isinstance(value, str) or (required and not value.strip()):
         errors.add(field, "must be a non-empty text")
         return None
+    value = unicodedata.normalize("NFC", value)
     if len(value) > max_len:
         errors.add(field, f"must be at most {max_len} characters")
         return None
     if "\x00" in value:
         errors.add(field, "must not contain NUL characters")
+        return None
+    if has_control(value, TEXT_CONTROLS):
+        errors.add(field, "must not contain control characters other than line breaks and tabs")
         return None
     return value
 
@@ -134,3 +140,72 @@ def occurred_in_bounds(errors: Collector, field: str, value: dt.date | None, reg
     """When the dispute arose: not before 1949-10-01 and not after the day of registration."""
     return _day_in_bounds(errors, field, value, clock.EARLIEST_OCCURRED, registered_at.astimezone(clock.TZ).date(),
                           too_late="must not be after registration")
+
+
+# ---------------------------------------------------------------- text and phone numbers (DESIGN.md "Data")
+
+#: zero-width characters and bidirectional controls: invisible, and they split a name (张\u200b三)
+INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+#: what a text may hold of the control characters: line breaks and tabs
+TEXT_CONTROLS = frozenset("\n\r\t")
+
+
+def clean(value: str) -> str:
+    """The form names are stored and searched in: NFC, invisible characters removed."""
+    return INVISIBLE.sub("", unicodedata.normalize("NFC", value))
+
+
+def search_words(*texts: str) -> str:
+    """What `q` is matched against (and how `q` itself is read): cleaned, lower case."""
+    return clean(" ".join(texts)).lower()
+
+
+def has_control(value: str, allowed: frozenset[str] = frozenset()) -> bool:
+    return any(unicodedata.category(c) == "Cc" and c not in allowed for c in value)
+
+
+def name(errors: Collector, field: str, value: Any, *, max_len: int, required: bool = True) -> str | None:
+    """A name (of a party, a mediator, an organisation) or an address: one line, NFC,
+    zero-width and bidi-control characters removed, other control characters refused,
+    outer spaces trimmed."""
+    if value is None:
+        if required:
+            errors.add(field, "is required")
+        return None
+    if not isinstance(value, str):
+        errors.add(field, "must be a non-empty text")
+        return None
+    cleaned = clean(value).strip()
+    if has_control(cleaned):
+        errors.add(field, "must be one line without control characters")
+        return None
+    if not cleaned:
+        if required:
+            errors.add(field, "must be a non-empty text")
+        return None
+    if len(cleaned) > max_len:
+        errors.add(field, f"must be at most {max_len} characters")
+        return None
+    return cleaned
+
+
+PHONE = re.compile(r"\+?[0-9]{7,15}")
+
+
+def normal_phone(value: str) -> str:
+    """A phone number in its stored form: NFKC (full-width digits become digits), spaces
+    and dashes removed. Valid when it then matches `PHONE`."""
+    return "".join(c for c in unicodedata.normalize("NFKC", value)
+                   if c != "-" and unicodedata.category(c) != "Zs")
+
+
+def phone(errors: Collector, field: str, value: Any) -> str | None:
+    """API.md: digits after removing spaces and `-`, optionally a leading `+`, 7 to 15
+    digits; answered in that normal form."""
+    if value is None:
+        return None
+    normal = normal_phone(value) if isinstance(value, str) else ""
+    if not PHONE.fullmatch(normal):
+        errors.add(field, "must be a phone number: 7 to 15 digits, optionally a leading +, spaces and dashes allowed")
+        return None
+    return normal

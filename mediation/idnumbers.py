@@ -58,12 +58,12 @@ def mask_id_number(value: str | None) -> str | None:
 
 
 def mask_phone(value: str | None) -> str | None:
-    """`138****0001`: the first 3 and last 4 digits kept."""
+    """At most the last 4 digits shown: `138****0001` (a mobile number keeps its first 3
+    too, which name only the carrier), `****4567` for a short number."""
     if not value:
         return value
-    if len(value) <= 7:
+    if len(value) <= 4:
         return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
-
-
-PHONE_RE = re.compile(r"^\+?[0-9][0-9-]{5,19}$")
+    if len(value) >= 11:
+        return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    return "*" * (len(value) - 4) + value[-4:]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from mediation import audit, db
+from mediation import audit, db, fields
 from mediation.access import Principal
 from mediation.codes import ORG_KIND_TIERS, ORG_KINDS, TIER_REGION_LEVEL, TIERS
 from mediation.errors import Collector, Invalid, NotFound
-from mediation.idnumbers import PHONE_RE, mask_phone
+from mediation.idnumbers import mask_phone
 from mediation.pagination import Keyset, keyset_page
 from mediation.regions import canonical, filter_prefix
 from mediation.tables import Mediator, Org
@@ -30,8 +30,7 @@ def org_dict(r) -> dict[str, Any]:
 async def create_org(principal: Principal, *, name: str, tier: str, kind: str, region_code: str) -> dict:
     principal.require_admin()
     errors = Collector()
-    if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\x00" in name:
-        errors.add("name", "must be 1 to 200 characters")
+    name = fields.name(errors, "name", name, max_len=200)
     if tier not in TIERS:
         errors.add("tier", f"must be one of {', '.join(TIERS)}")
     if kind not in ORG_KINDS:
@@ -51,7 +50,7 @@ async def create_org(principal: Principal, *, name: str, tier: str, kind: str, r
         if region["level"] != TIER_REGION_LEVEL[tier]:
             raise Invalid.field("region_code", f"a {tier}-tier organisation sits in a {TIER_REGION_LEVEL[tier]} region, "
                                 f"not a {region['level']}")
-        org = Org(id=uuid.uuid4(), name=name.strip(), tier=tier, kind=kind, region_code=code12,
+        org = Org(id=uuid.uuid4(), name=name, tier=tier, kind=kind, region_code=code12,
                   county_code=code12[:6])
         await Org.insert(org).run()
         await audit.record(conn, actor=principal.actor, action="org.create", entity="org", entity_id=org.id,
@@ -82,6 +81,7 @@ async def list_orgs(principal: Principal, *, region: str | None = None, tier: st
             raise Invalid.field("tier", f"must be one of {', '.join(TIERS)}")
         args.append(tier)
         conds.append(f"o.tier = ${len(args)}")
+    q = fields.clean(q).strip() if q else None
     if q:
         args.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")  # literal text
         conds.append(f"o.name ILIKE ${len(args)}")
@@ -99,21 +99,20 @@ def mediator_dict(r, *, reveal: bool = False) -> dict[str, Any]:
             "created_at": r["created_at"]}
 
 
-def _check_mediator_fields(errors: Collector, name: Any, phone: Any, *, name_required: bool = True) -> None:
-    if (name is not None or name_required) and (
-            not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name):
-        errors.add("name", "must be 1 to 100 characters")
-    if phone is not None and (not isinstance(phone, str) or not PHONE_RE.match(phone)):
-        errors.add("phone", "must be a phone number of digits (and dashes)")
+def _mediator_fields(errors: Collector, name: Any, phone: Any, *,
+                     name_required: bool = True) -> tuple[str | None, str | None]:
+    """The name and phone number as stored (cleaned, normal form)."""
+    name = fields.name(errors, "name", name, max_len=100, required=name_required or name is not None)
+    return name, fields.phone(errors, "phone", phone)
 
 
 async def add_mediator(principal: Principal, org_id: uuid.UUID, *, name: str, phone: str | None) -> dict:
     await get_org(principal, org_id)
     principal.require_admin()
     errors = Collector()
-    _check_mediator_fields(errors, name, phone)
+    name, phone = _mediator_fields(errors, name, phone)
     errors.raise_if_any()
-    mediator = Mediator(id=uuid.uuid4(), org_id=org_id, name=name.strip(), phone=phone, active=True)
+    mediator = Mediator(id=uuid.uuid4(), org_id=org_id, name=name, phone=phone, active=True)
     async with db.transaction() as conn:
         await Mediator.insert(mediator).run()
         await audit.record(conn, actor=principal.actor, action="mediator.create", entity="mediator",
@@ -136,14 +135,14 @@ async def update_mediator(principal: Principal, org_id: uuid.UUID, mediator_id: 
     await get_org(principal, org_id)
     principal.require_admin()
     errors = Collector()
-    _check_mediator_fields(errors, name, phone, name_required=False)
+    name, phone = _mediator_fields(errors, name, phone, name_required=False)
     errors.raise_if_any()
     async with db.transaction() as conn:
         r = await conn.fetchrow(
             """UPDATE mediators SET name = coalesce($3, name), phone = coalesce($4, phone),
                    active = coalesce($5, active)
                WHERE id = $1 AND org_id = $2 RETURNING *""",
-            mediator_id, org_id, name.strip() if name else None, phone, active)
+            mediator_id, org_id, name, phone, active)
         if r is None:
             raise NotFound(f"mediator {mediator_id} not found in org {org_id}")
         changed = {k: v for k, v in (("name", name), ("active", active), ("phone", "changed" if phone else None))
