@@ -210,3 +210,67 @@ def _no_frozen_clock():
 
     clock.freeze(None)
     yield
+
+
+async def test_the_bureau_reads_its_month_and_an_admin_retries_a_dead_delivery(served, world, client, pool):  # noqa: F811
+    _need_browser()
+    from playwright.async_api import async_playwright
+
+    from mediation import clock
+    from tests.conftest import register
+    from tests.court_helpers import make_court
+
+    base = served
+    court = await make_court(client, world)
+    first = await register(client, world)
+    await register(client, world, org="village_b1", type="marriage_family")
+    r = await client.post(f"/api/v1/disputes/{first['id']}/refer", json={"court_id": court.id, "reason": "起诉"},
+                          headers=world.h("village_a1"))
+    assert r.status_code == 200, r.text
+    await pool.execute("UPDATE webhook_outbox SET status = 'dead', dead_at = now(), attempts = 12, "
+                       "last_error = 'HTTP 500'")
+    await user(world, "xianju", role="bureau", org=None, region=world.county)
+    await user(world, "guanli", role="admin", org=None)
+    month = f"{clock.now().astimezone(clock.TZ):%Y-%m}"
+    findings: list = []
+    async with async_playwright() as p:
+        b = Browser(base)
+        page = await b.open(p)
+        try:
+            await sign_in(page, base, "xianju")
+            assert page.url == f"{base}/ui/bureau"
+            await page.goto(f"{base}/ui/bureau?month={month}")
+            assert await page.locator(".counts li").first.inner_text() == "2 受理"
+            assert await page.locator("svg.chart").count() == 2
+            await check_layout(page, "bureau-month", findings)
+            await page.locator("a[href*='metric=received'][href*='type=marriage_family']").first.click()
+            await page.wait_for_load_state()
+            assert "共 1 件（与统计数字 1 对应）" in await page.locator("main").inner_text()
+            await check_layout(page, "bureau-cases", findings)
+            # a new case shows in the figure and its list
+            await register(client, world, org="village_a2", type="marriage_family")
+            await page.reload()
+            assert "共 2 件（与统计数字 2 对应）" in await page.locator("main").inner_text()
+            await page.goto(f"{base}/ui/bureau?month={month}")
+            async with page.expect_download() as download_info:
+                await page.get_by_role("link", name="下载 Excel（xlsx）").click()
+            download = await download_info.value
+            assert download.suggested_filename.endswith(".xlsx")
+            await sign_out(page)
+
+            await sign_in(page, base, "guanli")
+            await page.goto(f"{base}/ui/court")
+            await check_layout(page, "court-admin", findings)
+            await page.get_by_role("button", name=re.compile("^重新送达")).click()
+            await page.wait_for_load_state()
+            assert "已重新排队送达" in await page.locator("[role=status]").inner_text()
+            await page.goto(f"{base}/ui/admin/users")
+            await check_layout(page, "admin-users", findings)
+            await page.goto(f"{base}/ui/admin/orgs")
+            await check_layout(page, "admin-orgs", findings)
+        finally:
+            await b.browser.close()
+    assert await pool.fetchval("SELECT status FROM webhook_outbox") in ("pending", "delivered")
+    assert b.foreign() == [], b.foreign()
+    assert b.failed == []
+    assert findings == []
