@@ -243,6 +243,12 @@ async def test_the_bureau_reads_its_month_and_an_admin_retries_a_dead_delivery(s
             assert await page.locator(".counts li").first.inner_text() == "2 受理"
             assert await page.locator("svg.chart").count() == 2
             await check_layout(page, "bureau-month", findings)
+            await page.get_by_role("link", name="近 12 个月（环比、同比）").click()
+            await page.wait_for_load_state()
+            await check_layout(page, "bureau-trend", findings)
+            await page.goto(f"{base}/ui/bureau/hotspots?month={month}")
+            await check_layout(page, "bureau-hotspots", findings)
+            await page.goto(f"{base}/ui/bureau?month={month}")
             await page.locator("a[href*='metric=received'][href*='type=marriage_family']").first.click()
             await page.wait_for_load_state()
             assert "共 1 件（与统计数字 1 对应）" in await page.locator("main").inner_text()

@@ -104,3 +104,22 @@ async def test_mediators_may_not_open_the_bureau_pages(client, world):
     await sign_in(client, "wang")
     assert (await client.get("/ui/bureau")).status_code == 403
     assert (await client.get("/ui/bureau/month.xlsx")).status_code == 403
+
+
+async def test_the_trend_shows_twelve_months_and_the_hotspots_the_busiest_villages(client, world, november):
+    for _ in range(3):
+        await register(client, world)
+    await register(client, world, org="village_b1", persons_involved=8)
+    clock.freeze(DEC)
+    await user(world, "county", role="bureau", org=None, region=world.county)
+    await sign_in(client, "county")
+    page = await client.get("/ui/bureau/trend", params={"month": "2026-11"})
+    assert page.status_code == 200
+    months = re.findall(r'<th scope="row"><a href="/ui/bureau\?region=511325000000&amp;month=(\d{4}-\d{2})">', page.text)
+    assert months == [f"2026-{m:02d}" for m in range(11, 0, -1)] + ["2025-12"]
+    assert re.search(r'metric=received">4</a></td>\s*<td>—</td><td>—</td>', page.text)  # October had none
+    page = await client.get("/ui/bureau/hotspots", params={"month": "2026-11"})
+    assert page.status_code == 200
+    villages = re.findall(r'<th scope="row"><a href="/ui/bureau\?region=(\d{12})&amp;month=2026-11">', page.text)
+    assert villages[:2] == [world.village_a1, world.village_b1]
+    assert "群体性纠纷（5 人以上）" in page.text and len(re.findall(r'href="/ui/disputes/', page.text)) == 1

@@ -90,6 +90,25 @@ async def cases(request: Request, region: str | None = None, month: str | None =
                 type_label=DISPUTE_TYPES.get(type or "", ""), next_url=next_url)
 
 
+@get("/bureau/trend", name="page-bureau-trend", guards=GUARDS, include_in_schema=False)
+async def trend(request: Request, region: str | None = None, month: str | None = None) -> Template:
+    """Twelve months to `month`, with 环比 and 同比 of each."""
+    month = month or last_month()
+    found = await stats.trend(principal_of(request), _region(request, region), shift(month, -11), month)
+    chart = bar_chart("近 12 个月受理数", [(m.month, m.counts["received"]) for m in found.months])
+    return page(request, "bureau_trend.html", title=f"{found.region.name} 近 12 个月", trend=found, month=month,
+                chart=chart, cases_url=cases_url)
+
+
+@get("/bureau/hotspots", name="page-bureau-hotspots", guards=GUARDS, include_in_schema=False)
+async def hotspots(request: Request, region: str | None = None, month: str | None = None) -> Template:
+    month = month or last_month()
+    found = await stats.hotspots(principal_of(request), _region(request, region), month)
+    chart = bar_chart("受理最多的村（社区）", [(v.region.name, v.received) for v in found.villages[:10]])
+    return page(request, "bureau_hotspots.html", title=f"{found.region.name} {month} 热点", hot=found, month=month,
+                chart=chart, cases_url=cases_url)
+
+
 async def _download(request: Request, region: str | None, month: str | None, ext: str) -> Response[bytes]:
     figures = await stats.monthly(principal_of(request), _region(request, region), month or last_month())
     content = exports.xlsx(figures) if ext == "xlsx" else exports.csv_bytes(figures)
@@ -122,4 +141,4 @@ async def freeze(request: Request) -> Redirect | Template:
     return see_other("/ui/bureau?" + urlencode({"region": region, "month": month, "done": "frozen"}))
 
 
-BUREAU_HANDLERS = [month_page, cases, month_xlsx, month_csv, freeze]
+BUREAU_HANDLERS = [month_page, cases, trend, hotspots, month_xlsx, month_csv, freeze]
