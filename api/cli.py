@@ -1,134 +1,98 @@
-"""The `tiaojie` command line (API.md, "Command line")."""
+"""The `tiaojie` command line (API.md, "Operations").
+
+Adding a command is local: one decorated function. A command that needs the database is
+an `async def` under `@database_command()`, which starts (or joins) the database, waits for
+it, applies pending migrations and pools, runs the function and stops again; errors are
+printed once, on stderr, by `main`:
+
+    @cli.command("example")
+    @click.argument("name")
+    @database_command()
+    async def example(name: str) -> None:
+        \"\"\"One line for `tiaojie --help`.\"\"\"
+        ...
+
+`database_command(create=True)` only for commands that may make a new, empty database
+(serve, migrate, demo, restore); every other command refuses a data folder without one
+and says where it looked.
+
+Exit codes: 0 done; 1 the database or a file could not be used; 2 the input was refused
+(a usage error, or the service refused the change: nothing was written); 130 interrupted.
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
+
+import click
 
 from api import logs
 from mediation.errors import DomainError
-from mediation.settings import load
+from mediation.settings import Settings, load
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 
 
-@contextlib.asynccontextmanager
-async def database() -> AsyncIterator[str]:
-    from api.app import Database
+class Failed(click.ClickException):
+    """Something outside the input went wrong (the database, a file): exit 1."""
 
-    db_ = Database(load())
-    url = await db_.start()
+    exit_code = 1
+
+
+class Refused(click.ClickException):
+    """The input was refused: exit 2."""
+
+    exit_code = 2
+
+
+class IdType(click.ParamType):
+    name = "ID"
+
+    def convert(self, value: Any, param, ctx) -> uuid.UUID:
+        if isinstance(value, uuid.UUID):
+            return value
+        try:
+            return uuid.UUID(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an id", param, ctx)
+
+
+ID = IdType()
+
+
+# ---------------------------------------------------------------- running against the database
+
+async def _with_database(work: Callable[[], Awaitable[Any]], *, create: bool,
+                         settings: Settings | None = None) -> Any:
+    from mediation.db import Database
+
+    database = Database(settings or load(), create=create)
     try:
-        yield url
+        await database.start()
+        return await work()
     finally:
-        await db_.stop()
+        with contextlib.suppress(Exception):
+            await database.stop()
 
 
-def _run(work: Callable[[], Awaitable[int | None]]) -> int:
-    try:
-        return asyncio.run(work()) or 0
-    except DomainError as e:
-        print(f"tiaojie: {e.detail}", file=sys.stderr)
-        for err in getattr(e, "errors", []):
-            print(f"  {err.field}: {err.message}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"tiaojie: {e.strerror or e}: {e.filename}" if getattr(e, "filename", None) else f"tiaojie: {e}",
-              file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+def database_command(*, create: bool = False) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Any]]:
+    """Turn `async def f(**options)` into a click callback run against the database."""
 
-
-def cmd_migrate(args) -> int:
-    async def work():
-        async with database():
-            print("migrations applied", file=sys.stderr)
-    return _run(work)
-
-
-def cmd_serve(args) -> int:
-    import uvicorn
-
-    from api import server
-    from api.app import create_app
-    from mediation import demo
-    from referrals import demo as court_demo
-
-    settings = load()
-
-    async def prepare() -> str | None:
-        async with database():
-            token = None
-            if args.demo:
-                summary = await demo.load_if_empty(progress=_progress)
-                if summary:
-                    print(summary, file=sys.stderr)
-                    print(await court_demo.load(), file=sys.stderr)
-            if args.print_admin_token:
-                from mediation import accounts
-
-                created = await accounts.create_token(role="admin", name=f"admin-{uuid.uuid4().hex[:8]}")
-                token = created.token
-            return token
-
-    token = asyncio.run(prepare())
-    app = create_app(settings=settings)
-    url = f"http://{args.host}:{args.port}"
-    print(f"\ntiaojie serving at {url}  (API docs: {url}/schema, health: {url}/healthz)", file=sys.stderr)
-    if token:
-        print(f"admin token: {token}\n", file=sys.stderr)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C / SIGINT is how it stops, as with uvicorn.run
-        uvicorn.Server(server.config(app, host=args.host, port=args.port)).run()
-    return 0
-
-
-def cmd_worker(args) -> int:
-    async def work():
-        from referrals.worker import run_forever
-
-        async with database():
-            await run_forever()
-    return _run(work)
-
-
-def cmd_token_create(args) -> int:
-    async def work():
-        from mediation import accounts
-
-        async with database():
-            created = await accounts.create_token(
-                role=args.role, region=args.region, org_id=_uuid(args.org), court_id=_uuid(args.court),
-                name=args.name, actor="cli")
-        print(created.token)
-    return _run(work)
-
-
-def cmd_token_revoke(args) -> int:
-    async def work():
-        from mediation import accounts
-
-        async with database():
-            name = await accounts.revoke_token(args.name_or_prefix, actor="cli")
-        print(f"revoked {name}", file=sys.stderr)
-    return _run(work)
-
-
-def cmd_user_create(args) -> int:
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-
-    async def work():
-        from mediation import accounts
-
-        async with database():
-            user_id = await accounts.create_user(username=args.username, role=args.role, region=args.region,
-                                                 org_id=_uuid(args.org), password=password, actor="cli")
-        print(user_id)
-    return _run(work)
+    def wrap(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def callback(**kwargs: Any) -> Any:
+            return asyncio.run(_with_database(lambda: fn(**kwargs), create=create))
+        return callback
+    return wrap
 
 
 def _progress(done: int, total: int, label: str = "") -> None:
@@ -138,105 +102,384 @@ def _progress(done: int, total: int, label: str = "") -> None:
         print(f"{label} {done}/{total}", file=sys.stderr, flush=True)
 
 
-def cmd_regions_import(args) -> int:
-    if not Path(args.file).exists():
-        print(f"tiaojie: no such file or folder: {args.file}", file=sys.stderr)
-        return 2
-
-    async def work():
-        from mediation import regions
-
-        async with database():
-            result = await regions.import_file(Path(args.file), progress=lambda d, t: _progress(d, t, "regions"))
-        print(f"read {result.read}, written {result.written}, skipped {len(result.skipped or [])}"
-              + (f" (parent missing: {', '.join((result.skipped or [])[:10])}…)" if result.skipped else ""),
-              file=sys.stderr)
-        return 0
-    return _run(work)
+def _say(text: str) -> None:
+    """Progress and results for people go to stderr; stdout carries only what a script reads."""
+    click.echo(text, err=True)
 
 
-def cmd_demo(args) -> int:
-    async def work():
-        from mediation import demo
+def _when(value) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    for line in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+# ---------------------------------------------------------------- the commands
+
+@click.group(context_settings=CONTEXT)
+def cli() -> None:
+    """调解 tiaojie: people's-mediation case tracking and the court handoff.
+
+    \b
+    The database: TIAOJIE_DATABASE_URL (a postgresql:// URL), or when unset the embedded
+    PostgreSQL in TIAOJIE_DATA_DIR (default ./.tiaojie, relative to where you run it).
+    """
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", default=8000, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--demo", is_flag=True, help="Load the demo county when the database holds no disputes.")
+@click.option("--print-admin-token", is_flag=True,
+              help="Create an admin token (valid 7 days) and show it on the terminal only, never in the log.")
+@click.option("--admin-token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Create an admin token (valid 7 days) and write it to this file, readable by you alone. "
+                   "[default: none]")
+def serve(host: str, port: int, demo: bool, print_admin_token: bool, admin_token_file: Path | None) -> None:
+    """Apply pending migrations, then serve the API, the web pages and the delivery worker."""
+    import uvicorn
+
+    from api import server
+    from api.app import create_app
+    from mediation.embedded import EmbeddedPostgres
+
+    terminal = _terminal() if print_admin_token else None
+    settings = load()
+    embedded = None
+    if settings.database_url is None:
+        # started here once, so the preparation below and the app share one start
+        embedded = EmbeddedPostgres(settings.data_dir, wait_seconds=settings.db_wait_seconds)
+        settings = dataclasses.replace(settings, database_url=embedded.start())
+    try:
+        token = asyncio.run(_with_database(lambda: _prepare_serve(demo, bool(terminal or admin_token_file)),
+                                           create=True, settings=settings))
+        if token is not None:
+            _hand_over_admin_token(token, terminal, admin_token_file)
+        app = create_app(settings=settings)
+        url = f"http://{host}:{port}"
+        _say(f"\ntiaojie serving at {url}  (API docs: {url}/schema, health: {url}/healthz)")
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C / SIGINT is how it stops, as with uvicorn.run
+            uvicorn.Server(server.config(app, host=host, port=port)).run()
+    finally:
+        if terminal is not None:
+            terminal.close()
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _prepare_serve(demo: bool, admin_token: bool) -> str | None:
+    if demo:
+        from mediation import demo as county_demo
         from referrals import demo as court_demo
 
-        async with database():
-            summary = await demo.load(progress=_progress)
-            court_summary = await court_demo.load()
-        print(summary, file=sys.stderr)
-        print(court_summary, file=sys.stderr)
-    return _run(work)
+        summary = await county_demo.load_if_empty(progress=_progress)
+        if summary:
+            _say(summary)
+            _say(await court_demo.load())
+    if admin_token:
+        from mediation import accounts
+
+        created = await accounts.create_token(role="admin", name=f"admin-{uuid.uuid4().hex[:8]}",
+                                              expires_in_days=7, actor="cli")
+        return created.token
+    return None
 
 
-def cmd_court_sim(args) -> int:
+def _terminal():
+    """The controlling terminal, which a service log redirect does not capture."""
+    try:
+        return open("/dev/tty", "w")  # noqa: SIM115 - closed by serve
+    except OSError:
+        raise Refused("--print-admin-token needs a terminal to show the token on (it never goes into the log); "
+                      "use --admin-token-file FILE instead") from None
+
+
+def _hand_over_admin_token(token: str, terminal, path: Path | None) -> None:
+    if terminal is not None:
+        terminal.write(f"\nadmin token (valid 7 days, shown only here): {token}\n")
+        terminal.flush()
+    if path is not None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(token + "\n")
+        _say(f"admin token written to {path} (readable by its owner alone)")
+
+
+@cli.command()
+@database_command()
+async def worker() -> None:
+    """Run the webhook delivery worker alone (run several for scale)."""
+    from referrals.worker import run_forever
+
+    await run_forever()
+
+
+@cli.command()
+@click.option("--check", is_flag=True,
+              help="Only list the pending migrations; exit 0 when there are none, 1 when there are.")
+def migrate(check: bool) -> None:
+    """Apply pending migrations (under an advisory lock) and exit."""
+    if check:
+        asyncio.run(_with_check())
+        return
+
+    async def work() -> None:
+        _say("migrations applied")
+    asyncio.run(_with_database(work, create=True))
+
+
+async def _with_check() -> None:
+    from mediation import db
+    from mediation.db import Database
+
+    database = Database(load(), create=False)
+    try:
+        url = await database.start(migrate_schema=False, pool=False)
+        pending = await db.pending_migrations(url)
+    finally:
+        await database.stop()
+    if not pending:
+        _say("no pending migrations")
+        return
+    for migration_id, description in pending:
+        click.echo(f"{migration_id}  {description}")
+    raise click.exceptions.Exit(1)
+
+
+# -- tokens
+
+@cli.group()
+def token() -> None:
+    """API tokens (stored only as hashes; shown once, when created)."""
+
+
+def _token_roles() -> list[str]:
+    from mediation.accounts import TOKEN_ROLES
+
+    return list(TOKEN_ROLES)
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(_token_roles()),
+              help="admin, bureau (needs --region), mediator (needs --org), court (needs --court), or metrics "
+                   "(reads /metrics only).")
+@click.option("--region", default=None, help="Bureau tokens: the region code (6, 9 or 12 digits). [default: none]")
+@click.option("--org", type=ID, default=None, help="Mediator tokens: the organisation's id. [default: none]")
+@click.option("--court", type=ID, default=None, help="Court tokens: the court's id. [default: none]")
+@click.option("--name", default=None, help="A unique name to list and revoke it by. [default: ROLE-<8 hex>]")
+@click.option("--expires-in", "expires_in", type=click.IntRange(1, 3650), default=365, metavar="DAYS",
+              help="Days until the token stops working.")
+@database_command()
+async def token_create(role: str, region: str | None, org: uuid.UUID | None, court: uuid.UUID | None,
+                       name: str | None, expires_in: int) -> None:
+    """Create a token and print it alone on stdout."""
+    from mediation import accounts
+
+    created = await accounts.create_token(role=role, region=region, org_id=org, court_id=court, name=name,
+                                          expires_in_days=expires_in, actor="cli")
+    click.echo(created.token)
+    _say(f"token {created.name} created ({role}, expires in {expires_in} days)")
+
+
+@token.command("list")
+@database_command()
+async def token_list() -> None:
+    """List tokens: name, role, scope, created, expires, last used, state (never the token)."""
+    from mediation import accounts
+
+    rows = await accounts.list_tokens()
+    _table(("NAME", "ROLE", "SCOPE", "CREATED", "EXPIRES", "LAST USED", "STATE"),
+           [(t.name, t.role, t.scope or "-", _when(t.created_at), _when(t.expires_at) if t.expires_at else "never",
+             _when(t.last_used_at), t.state) for t in rows])
+
+
+@token.command("revoke")
+@click.argument("name_or_prefix")
+@database_command()
+async def token_revoke(name_or_prefix: str) -> None:
+    """Revoke a token by its name or its first characters (at least 6); running servers stop
+    accepting it within 3 s."""
+    from mediation import accounts
+
+    name = await accounts.revoke_token(name_or_prefix, actor="cli")
+    _say(f"revoked {name}")
+
+
+# -- users
+
+@cli.group()
+def user() -> None:
+    """People who sign in to the web pages."""
+
+
+def _read_password() -> str:
+    line = sys.stdin.readline()
+    password = line[:-1] if line.endswith("\n") else line
+    if not password:
+        raise Refused("--password-stdin: no password on standard input")
+    return password
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["admin", "bureau", "mediator"]),
+              help="admin, bureau (needs --region) or mediator (needs --org).")
+@click.option("--region", default=None, help="Bureau users: the region code. [default: none]")
+@click.option("--org", type=ID, default=None, help="Mediator users: the organisation's id. [default: none]")
+@click.option("--password-stdin", is_flag=True, help="Read the password (one line) from standard input.")
+@click.option("--disabled", is_flag=True,
+              help="Create the account without a password, disabled until `tiaojie user password` sets one.")
+def user_create(username: str, role: str, region: str | None, org: uuid.UUID | None, password_stdin: bool,
+                disabled: bool) -> None:
+    """Create a sign-in account; prints its id."""
+    from mediation import accounts
+
+    if not password_stdin and not disabled:
+        raise Refused("give a password with --password-stdin, or ask for a disabled account with --disabled")
+    if password_stdin and disabled:
+        raise Refused("--password-stdin and --disabled exclude each other")
+    password = _read_password() if password_stdin else None
+
+    async def work() -> None:
+        user_id = await accounts.create_user(username=username, role=role, region=region, org_id=org,
+                                             password=password, disabled=disabled, actor="cli")
+        click.echo(user_id)
+    asyncio.run(_with_database(work, create=False))
+
+
+@user.command("list")
+@database_command()
+async def user_list() -> None:
+    """List sign-in accounts: username, role, scope, created, state (never a password)."""
+    from mediation import accounts
+
+    rows = await accounts.list_users()
+    _table(("USERNAME", "ROLE", "SCOPE", "CREATED", "STATE"),
+           [(u.username, u.role, u.scope or "-", _when(u.created_at), u.state) for u in rows])
+
+
+@user.command("disable")
+@click.argument("username")
+@database_command()
+async def user_disable(username: str) -> None:
+    """Disable an account (it can no longer sign in)."""
+    from mediation import accounts
+
+    await accounts.disable_user(username, actor="cli")
+    _say(f"user {username} disabled")
+
+
+@user.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the new password from standard input.")
+def user_password(username: str, password_stdin: bool) -> None:
+    """Set an account's password (this also enables it)."""
+    from mediation import accounts
+
+    if not password_stdin:
+        raise Refused("--password-stdin is required")
+    password = _read_password()
+
+    async def work() -> None:
+        await accounts.set_password(username, password, actor="cli")
+        _say(f"password of {username} set; the account is enabled")
+    asyncio.run(_with_database(work, create=False))
+
+
+# -- regions, demo, court simulator
+
+@cli.group()
+def regions() -> None:
+    """Region codes (统计用区划代码)."""
+
+
+@regions.command("import")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@database_command()
+async def regions_import(file: Path) -> None:
+    """Load a division-code CSV (code,name), or a folder holding provinces/cities/areas/streets.csv."""
+    from mediation import regions as region_codes
+
+    result = await region_codes.import_file(file, progress=lambda d, t: _progress(d, t, "regions"))
+    skipped = result.skipped or []
+    if result.read == 0:
+        raise Refused(f"{file}: no region rows found (expected a CSV with the columns code,name, or a folder "
+                      "holding provinces.csv, cities.csv, areas.csv, streets.csv)")
+    _say(f"read {result.read}, written {result.written}, skipped {len(skipped)}"
+         + (f" (parent missing: {', '.join(skipped[:10])}…)" if skipped else ""))
+
+
+@cli.command()
+@database_command(create=True)
+async def demo() -> None:
+    """Load the demo county 西充县 with its court (idempotent)."""
+    from mediation import demo as county_demo
+    from referrals import demo as court_demo
+
+    summary = await county_demo.load(progress=_progress)
+    court_summary = await court_demo.load()
+    _say(summary)
+    _say(court_summary)
+
+
+@cli.command("court-sim")
+@click.option("--host", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", default=8900, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--secret", required=True, help="The court's webhook secret (whsec_…) to verify signatures with.")
+def court_sim(host: str, port: int, secret: str) -> None:
+    """A reference webhook receiver that verifies signatures (for court developers)."""
     from referrals.court_sim import main as sim_main
 
-    return sim_main(port=args.port, secret=args.secret, host=args.host)
+    code = sim_main(port=port, secret=secret, host=host)
+    if code:
+        raise click.exceptions.Exit(code)
 
 
-def _uuid(value: str | None) -> uuid.UUID | None:
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise SystemExit(f"tiaojie: {value!r} is not an id") from None
+# ---------------------------------------------------------------- entry point
 
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tiaojie", description="调解 — people's mediation case tracking")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    s = sub.add_parser("serve", help="migrate, then serve the API, pages and the delivery worker")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--demo", action="store_true", help="load the demo county when the database has no disputes")
-    s.add_argument("--print-admin-token", action="store_true", help="create and print an admin token")
-    s.set_defaults(func=cmd_serve)
-
-    sub.add_parser("worker", help="run the webhook delivery worker alone").set_defaults(func=cmd_worker)
-    sub.add_parser("migrate", help="apply pending migrations and exit").set_defaults(func=cmd_migrate)
-
-    t = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
-    tc = t.add_parser("create", help="create a token and print it alone on stdout")
-    tc.add_argument("--role", required=True, choices=["admin", "bureau", "mediator", "court"])
-    tc.add_argument("--region")
-    tc.add_argument("--org")
-    tc.add_argument("--court")
-    tc.add_argument("--name")
-    tc.set_defaults(func=cmd_token_create)
-    tr = t.add_parser("revoke", help="revoke a token by name or prefix")
-    tr.add_argument("name_or_prefix")
-    tr.set_defaults(func=cmd_token_revoke)
-
-    u = sub.add_parser("user", help="people who sign in to the pages").add_subparsers(dest="user_command", required=True)
-    uc = u.add_parser("create")
-    uc.add_argument("username")
-    uc.add_argument("--role", required=True, choices=["admin", "bureau", "mediator"])
-    uc.add_argument("--region")
-    uc.add_argument("--org")
-    uc.add_argument("--password-stdin", action="store_true")
-    uc.set_defaults(func=cmd_user_create)
-
-    r = sub.add_parser("regions", help="region codes").add_subparsers(dest="regions_command", required=True)
-    ri = r.add_parser("import", help="load a division-code CSV (or a folder of them)")
-    ri.add_argument("file")
-    ri.set_defaults(func=cmd_regions_import)
-
-    sub.add_parser("demo", help="load the demo county (idempotent)").set_defaults(func=cmd_demo)
-
-    cs = sub.add_parser("court-sim", help="a reference webhook receiver that verifies signatures")
-    cs.add_argument("--host", default="127.0.0.1")
-    cs.add_argument("--port", type=int, default=8900)
-    cs.add_argument("--secret", required=True)
-    cs.set_defaults(func=cmd_court_sim)
-    return p
+def _error(message: str) -> None:
+    click.echo(f"tiaojie: {message}", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """Run the command line; every error is printed once, on stderr, and sets the exit code."""
+    from mediation.db import DatabaseUnavailable
+    from mediation.embedded import NoDatabase, StartFailed
+
     logs.configure(os.environ.get("TIAOJIE_LOG_LEVEL", "INFO"))
-    return int(args.func(args) or 0)
+    try:
+        cli.main(args=argv, prog_name="tiaojie", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx is not None else "tiaojie"
+        _error(f"{e.format_message()}\n  (see `{where} --help`)")
+        return 2
+    except click.ClickException as e:
+        _error(e.format_message())
+        return e.exit_code
+    except click.exceptions.Abort:
+        return 130
+    except DomainError as e:
+        _error(e.detail)
+        errors = list(getattr(e, "errors", None) or [])
+        if [f"{err.field}: {err.message}" for err in errors] != [e.detail]:   # not what the line above said
+            for err in errors:
+                click.echo(f"  {err.field}: {err.message}", err=True)
+        return 2
+    except (NoDatabase, DatabaseUnavailable, StartFailed) as e:
+        _error(str(e))
+        return 1
+    except OSError as e:
+        _error(f"{e.strerror or e}: {e.filename}" if getattr(e, "filename", None) else str(e))
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

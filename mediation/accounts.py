@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from mediation import audit, db
 from mediation.access import Principal
@@ -38,25 +40,42 @@ class CreatedToken:
     role: str
 
 
+#: a token that may read /metrics and nothing else (API.md "Operations")
+METRICS_ROLE = "metrics"
+TOKEN_ROLES: tuple[str, ...] = (*ROLES, METRICS_ROLE)
+#: which scope option each role takes; any other is refused (an --org on an admin token)
+SCOPE_OPTION = {"admin": None, "bureau": "region", "mediator": "org", "court": "court", METRICS_ROLE: None}
+#: `last_used_at` is written at most this often per token and process (not on every request)
+LAST_USED_EVERY_SECONDS = 300.0
+_last_used_marked: dict[uuid.UUID, float] = {}
+
+
 async def _check_scope(conn, role: str, region: str | None, org_id: uuid.UUID | None,
-                       court_id: uuid.UUID | None) -> str | None:
-    if role not in ROLES:
-        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
+                       court_id: uuid.UUID | None, *, roles: tuple[str, ...] = TOKEN_ROLES,
+                       what: str = "token") -> str | None:
+    if role not in roles:
+        raise Invalid.field("role", f"must be one of {', '.join(roles)}")
+    wanted = SCOPE_OPTION[role]
+    for option, value in (("region", region), ("org", org_id), ("court", court_id)):
+        if value is not None and option != wanted:
+            article = "an" if role[0] in "aeiou" else "a"
+            raise Invalid.field(option, f"{article} {role} {what} takes no --{option}"
+                                + (f" (it takes --{wanted})" if wanted else ""))
     region12 = None
     if role == "bureau":
         if not region:
-            raise Invalid.field("region", "a bureau token needs --region")
+            raise Invalid.field("region", f"a bureau {what} needs --region")
         region12 = canonical(region, "region")
         if not await conn.fetchval("SELECT 1 FROM regions WHERE code = $1", region12):
             raise Invalid.field("region", f"region {region12} is not registered")
     if role == "mediator":
         if org_id is None:
-            raise Invalid.field("org", "a mediator token needs --org")
+            raise Invalid.field("org", f"a mediator {what} needs --org")
         if not await conn.fetchval("SELECT 1 FROM orgs WHERE id = $1", org_id):
             raise Invalid.field("org", f"org {org_id} does not exist")
     if role == "court":
         if court_id is None:
-            raise Invalid.field("court", "a court token needs --court")
+            raise Invalid.field("court", f"a court {what} needs --court")
         if not await conn.fetchval("SELECT 1 FROM courts WHERE id = $1", court_id):
             raise Invalid.field("court", f"court {court_id} does not exist")
     return region12
@@ -64,21 +83,27 @@ async def _check_scope(conn, role: str, region: str | None, org_id: uuid.UUID | 
 
 async def create_token(*, role: str, region: str | None = None, org_id: uuid.UUID | None = None,
                        court_id: uuid.UUID | None = None, name: str | None = None,
-                       actor: str = "system", conn=None) -> CreatedToken:
+                       expires_in_days: int | None = None, actor: str = "system", conn=None) -> CreatedToken:
+    """`expires_in_days=None`: the token does not expire (tests, the demo); the command
+    line always gives a number."""
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise Invalid.field("expires_in", "must be between 1 and 3650 days")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = uuid.uuid4()
     name = name or f"{role}-{token_id.hex[:8]}"
     async with db.transaction() as c:
         region12 = await _check_scope(c, role, region, org_id, court_id)
         row = await c.fetchrow(
-            """INSERT INTO api_tokens (id, name, token_hash, prefix, role, region_code, org_id, court_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING id""",
+            """INSERT INTO api_tokens (id, name, token_hash, prefix, role, region_code, org_id, court_id, expires_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(days => $9::int))
+               ON CONFLICT (name) DO NOTHING RETURNING id""",
             token_id, name, hash_token(token), token[:10], role, region12,
-            org_id if role == "mediator" else None, court_id if role == "court" else None)
+            org_id if role == "mediator" else None, court_id if role == "court" else None, expires_in_days)
         if row is None:
             raise Conflict(f"a token named {name!r} already exists")
         await audit.record(c, actor=actor, action="token.create", entity="token", entity_id=name,
-                           detail={"role": role, "region": region12, "org_id": org_id, "court_id": court_id})
+                           detail={"role": role, "region": region12, "org_id": org_id, "court_id": court_id,
+                                   "expires_in_days": expires_in_days})
     return CreatedToken(id=token_id, name=name, token=token, role=role)
 
 
@@ -98,20 +123,72 @@ async def revoke_token(name_or_prefix: str, *, actor: str = "system") -> str:
     return rows[0]["name"]
 
 
-async def authenticate(token: str) -> Principal | None:
+@dataclass(frozen=True)
+class TokenListing:
+    """What `tiaojie token list` shows: never the token, nor its hash."""
+
+    name: str
+    role: str
+    scope: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    state: str   # active | expired | revoked
+
+
+async def list_tokens() -> list[TokenListing]:
+    async with db.connection() as conn:
+        rows = await conn.fetch(
+            """SELECT t.name, t.role, t.created_at, t.expires_at, t.last_used_at,
+                      CASE WHEN t.revoked_at IS NOT NULL THEN 'revoked'
+                           WHEN t.expires_at <= now() THEN 'expired' ELSE 'active' END AS state,
+                      coalesce(r.name || ' ' || t.region_code, o.name, c.name, '') AS scope
+               FROM api_tokens t
+               LEFT JOIN regions r ON r.code = t.region_code
+               LEFT JOIN orgs o ON o.id = t.org_id
+               LEFT JOIN courts c ON c.id = t.court_id
+               ORDER BY t.created_at, t.name""")
+    return [TokenListing(**dict(r)) for r in rows]
+
+
+async def _lookup(token: str):
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     async with db.connection() as conn:
         r = await conn.fetchrow(
-            """SELECT t.name, t.role, t.region_code, r.level, t.org_id, o.county_code, t.court_id,
+            """SELECT t.id, t.name, t.role, t.region_code, r.level, t.org_id, o.county_code, t.court_id,
                       c.region_code AS court_region
                FROM api_tokens t
                LEFT JOIN regions r ON r.code = t.region_code
                LEFT JOIN orgs o ON o.id = t.org_id
                LEFT JOIN courts c ON c.id = t.court_id
-               WHERE t.token_hash = $1 AND t.revoked_at IS NULL""",
+               WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())""",
             hash_token(token))
-    if r is None:
+        if r is not None:
+            await _mark_used(conn, r["id"])
+    return r
+
+
+async def _mark_used(conn, token_id: uuid.UUID) -> None:
+    """At most one write per token every LAST_USED_EVERY_SECONDS in this process, and the
+    row is skipped when another process marked it within that time."""
+    now = time.monotonic()
+    last = _last_used_marked.get(token_id)
+    if last is not None and now - last < LAST_USED_EVERY_SECONDS:
+        return
+    _last_used_marked[token_id] = now
+    if len(_last_used_marked) > 10_000:
+        _last_used_marked.clear()
+    await conn.execute(
+        """UPDATE api_tokens SET last_used_at = now() WHERE id = $1
+           AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))""",
+        token_id, LAST_USED_EVERY_SECONDS)
+
+
+async def authenticate(token: str) -> Principal | None:
+    """The principal of a live API token; a metrics token is not one (it reads /metrics only)."""
+    r = await _lookup(token)
+    if r is None or r["role"] == METRICS_ROLE:
         return None
     if r["role"] == "court":
         return Principal(role="court", actor=f"court:{r['court_id']}", court_id=r["court_id"],
@@ -122,25 +199,95 @@ async def authenticate(token: str) -> Principal | None:
         org_id=r["org_id"], county_code=r["county_code"])
 
 
+async def may_read_metrics(token: str) -> bool:
+    """An admin or a metrics token, live."""
+    r = await _lookup(token)
+    return r is not None and r["role"] in ("admin", METRICS_ROLE)
+
+
 # ---------------------------------------------------------------- users
 
-async def create_user(*, username: str, role: str, region: str | None = None,
-                      org_id: uuid.UUID | None = None, password: str | None = None,
-                      actor: str = "system") -> uuid.UUID:
+USER_ROLES: tuple[str, ...] = ("admin", "bureau", "mediator")
+MIN_PASSWORD = 8
+
+
+def _password_hash(password: str) -> str:
     from argon2 import PasswordHasher
 
+    if len(password) < MIN_PASSWORD:
+        raise Invalid.field("password", f"must be at least {MIN_PASSWORD} characters")
+    return PasswordHasher().hash(password)
+
+
+async def create_user(*, username: str, role: str, region: str | None = None,
+                      org_id: uuid.UUID | None = None, password: str | None = None, disabled: bool = False,
+                      actor: str = "system") -> uuid.UUID:
+    """A person who signs in to the pages. Without a password the account must be asked
+    for as disabled (it stays so until `set_password`)."""
     if role == "court":
         raise Invalid.field("role", "courts use API tokens, not sign-in accounts")
+    if password is None and not disabled:
+        raise Invalid.field("password", "give one (--password-stdin), or ask for an account that stays disabled "
+                                        "until a password is set (--disabled)")
+    if password is not None and disabled:
+        raise Invalid.field("password", "a disabled account is created without a password")
     user_id = uuid.uuid4()
-    password_hash = PasswordHasher().hash(password) if password else None
+    password_hash = _password_hash(password) if password is not None else None
     async with db.transaction() as c:
-        region12 = await _check_scope(c, role, region, org_id, None)
+        region12 = await _check_scope(c, role, region, org_id, None, roles=USER_ROLES, what="user")
         row = await c.fetchrow(
-            """INSERT INTO users (id, username, password_hash, role, region_code, org_id)
-               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING RETURNING id""",
-            user_id, username, password_hash, role, region12, org_id if role == "mediator" else None)
+            """INSERT INTO users (id, username, password_hash, role, region_code, org_id, disabled_at)
+               VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN now() END)
+               ON CONFLICT (username) DO NOTHING RETURNING id""",
+            user_id, username, password_hash, role, region12, org_id if role == "mediator" else None, disabled)
         if row is None:
             raise Conflict(f"user {username!r} already exists")
         await audit.record(c, actor=actor, action="user.create", entity="user", entity_id=user_id,
-                           detail={"username": username, "role": role})
+                           detail={"username": username, "role": role, "disabled": disabled})
     return user_id
+
+
+@dataclass(frozen=True)
+class UserListing:
+    username: str
+    role: str
+    scope: str
+    created_at: datetime
+    state: str   # active | disabled
+
+
+async def list_users() -> list[UserListing]:
+    async with db.connection() as conn:
+        rows = await conn.fetch(
+            """SELECT u.username, u.role, u.created_at,
+                      CASE WHEN u.disabled_at IS NOT NULL OR u.password_hash IS NULL THEN 'disabled'
+                           ELSE 'active' END AS state,
+                      coalesce(r.name || ' ' || u.region_code, o.name, '') AS scope
+               FROM users u
+               LEFT JOIN regions r ON r.code = u.region_code
+               LEFT JOIN orgs o ON o.id = u.org_id
+               ORDER BY u.username""")
+    return [UserListing(**dict(r)) for r in rows]
+
+
+async def disable_user(username: str, *, actor: str = "system") -> None:
+    async with db.transaction() as c:
+        user_id = await c.fetchval(
+            "UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE username = $1 RETURNING id", username)
+        if user_id is None:
+            raise NotFound(f"no user named {username!r}")
+        await audit.record(c, actor=actor, action="user.disable", entity="user", entity_id=user_id,
+                           detail={"username": username})
+
+
+async def set_password(username: str, password: str, *, actor: str = "system") -> None:
+    """Sets the password and enables the account."""
+    password_hash = _password_hash(password)
+    async with db.transaction() as c:
+        user_id = await c.fetchval(
+            "UPDATE users SET password_hash = $2, disabled_at = NULL WHERE username = $1 RETURNING id",
+            username, password_hash)
+        if user_id is None:
+            raise NotFound(f"no user named {username!r}")
+        await audit.record(c, actor=actor, action="user.password", entity="user", entity_id=user_id,
+                           detail={"username": username})

@@ -103,6 +103,37 @@ async def migrate(url: str, *, quiet: bool = True) -> None:
         await lock_conn.close()
 
 
+def known_migrations() -> list[tuple[str, str]]:
+    """(id, description) of every migration this release ships, oldest first."""
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+
+    from migrations.piccolo_app import APP_CONFIG
+
+    modules = BaseMigrationManager().get_migration_modules(APP_CONFIG.migrations_folder_path)
+    return [(mid, getattr(modules[mid], "DESCRIPTION", "")) for mid in sorted(modules)]
+
+
+async def pending_migrations(url: str | None = None) -> list[tuple[str, str]]:
+    """Migrations this release ships that the database has not applied, oldest first; on
+    the pool when no URL is given."""
+    if url is None:
+        async with connection() as conn:
+            applied = await _applied(conn)
+    else:
+        conn = await asyncpg.connect(url, timeout=30)
+        try:
+            applied = await _applied(conn)
+        finally:
+            await conn.close()
+    return [(mid, desc) for mid, desc in known_migrations() if mid not in applied]
+
+
+async def _applied(conn) -> set[str]:
+    if not await conn.fetchval("SELECT to_regclass('public.migration') IS NOT NULL"):
+        return set()
+    return {r["name"] for r in await conn.fetch("SELECT name FROM migration WHERE app_name = 'tiaojie'")}
+
+
 # ---------------------------------------------------------------- coming back after a crash
 
 class DatabaseUnavailable(Exception):

@@ -135,6 +135,8 @@ class ApiToken(Table, tablename="api_tokens"):
     court_id = UUID(null=True, default=None)
     created_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
+    expires_at = Timestamptz(null=True, default=None)
+    last_used_at = Timestamptz(null=True, default=None)
 
 
 class User(Table, tablename="users"):

@@ -208,15 +208,15 @@ async def test_token_create_refuses_bad_scope_and_writes_nothing(tiaojie, args, 
 
 async def test_token_create_refuses_an_org_that_is_not_an_id(tiaojie):
     r = tiaojie("token", "create", "--role", "mediator", "--org", "qinglong")
-    assert r.returncode == 1
-    assert r.stdout == "" and "'qinglong' is not an id" in r.stderr
+    assert r.returncode == 2
+    assert r.stdout == "" and "Invalid value for '--org': 'qinglong' is not an id" in r.stderr
     assert await nothing_written()
 
 
 async def test_token_create_refuses_an_unknown_role(tiaojie):
     r = tiaojie("token", "create", "--role", "superuser")
     assert r.returncode == 2
-    assert r.stdout == "" and "invalid choice: 'superuser'" in r.stderr
+    assert r.stdout == "" and "'superuser' is not one of 'admin', 'bureau', 'mediator', 'court', 'metrics'" in r.stderr
     assert await nothing_written()
 
 
@@ -247,3 +247,236 @@ async def test_demo_command_loads_the_county_and_its_court_once(tiaojie):
             "1725 调解员, 3024 件纠纷") in r.stderr
     assert "demo court 西充县人民法院 already registered, nothing changed" in r.stderr
     assert await fetchval("SELECT count(*) FROM disputes") == 3024
+
+
+# ---------------------------------------------------------------- options that do not fit, lists, expiry
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--role", "admin", "--org", "00000000-0000-0000-0000-000000000001"), "org: an admin token takes no --org"),
+    (("--role", "admin", "--region", "511325"), "region: an admin token takes no --region"),
+    (("--role", "metrics", "--court", "00000000-0000-0000-0000-000000000001"), "court: a metrics token takes no --court"),
+    (("--role", "bureau", "--region", "511325", "--org", "00000000-0000-0000-0000-000000000001"),
+     "org: a bureau token takes no --org (it takes --region)"),
+    (("--role", "mediator", "--region", "511325"), "region: a mediator token takes no --region (it takes --org)"),
+])
+async def test_token_create_refuses_options_that_do_not_fit_the_role_and_writes_nothing(tiaojie, args, message):
+    await make_org()
+    r = tiaojie("token", "create", *args)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr.count(message) == 1            # printed once
+    assert await nothing_written()
+
+
+async def test_token_list_shows_scope_expiry_use_and_state_but_never_the_token(tiaojie):
+    await make_org()
+    bureau = tiaojie("token", "create", "--role", "bureau", "--region", "511325", "--name", "xichong",
+                     "--expires-in", "30").stdout.strip()
+    admin = tiaojie("token", "create", "--role", "admin", "--name", "ops").stdout.strip()
+    assert tiaojie("token", "revoke", "ops").returncode == 0
+    await accounts.authenticate(bureau)
+    r = tiaojie("token", "list")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "ROLE", "SCOPE", "CREATED", "EXPIRES", "LAST", "USED", "STATE"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == {"xichong", "ops"}
+    assert "bureau  西充县 511325000000" in rows["xichong"] and rows["xichong"].endswith("active")
+    assert rows["ops"].endswith("revoked") and " - " in rows["ops"]     # never used
+    expires = await fetchval("SELECT expires_at - created_at FROM api_tokens WHERE name = 'xichong'")
+    assert expires.days == 30
+    assert await fetchval("SELECT last_used_at IS NOT NULL FROM api_tokens WHERE name = 'xichong'")
+    for secret in (bureau, admin):
+        assert secret not in r.stdout and secret[:10] not in r.stdout
+
+
+async def test_an_expired_token_no_longer_authenticates(pool):
+    created = await accounts.create_token(role="admin", name="short", expires_in_days=1)
+    assert await accounts.authenticate(created.token) is not None
+    async with db.connection() as conn:
+        await conn.execute("UPDATE api_tokens SET created_at = now() - interval '3 days', "
+                           "expires_at = now() - interval '1 second' WHERE name = 'short'")
+    assert await accounts.authenticate(created.token) is None
+    assert [(t.name, t.state) for t in await accounts.list_tokens()] == [("short", "expired")]
+
+
+async def test_last_used_is_written_at_most_once_per_interval(pool, monkeypatch):
+    created = await accounts.create_token(role="admin", name="busy")
+    assert await fetchval("SELECT last_used_at FROM api_tokens") is None
+    await accounts.authenticate(created.token)
+    first = await fetchval("SELECT last_used_at FROM api_tokens")
+    assert first is not None
+    for _ in range(5):
+        await accounts.authenticate(created.token)
+    assert await fetchval("SELECT last_used_at FROM api_tokens") == first   # no write per request
+    monkeypatch.setattr(accounts, "LAST_USED_EVERY_SECONDS", 0.0)
+    await accounts.authenticate(created.token)
+    assert await fetchval("SELECT last_used_at FROM api_tokens") > first
+
+
+async def test_a_metrics_token_is_not_an_api_principal(pool):
+    created = await accounts.create_token(role="metrics", name="prometheus")
+    assert await accounts.authenticate(created.token) is None
+    assert await accounts.may_read_metrics(created.token)
+
+
+# ---------------------------------------------------------------- users
+
+async def test_user_create_without_a_password_is_refused_unless_asked_disabled(tiaojie):
+    org_id = await make_org()
+    r = tiaojie("user", "create", "wang", "--role", "mediator", "--org", str(org_id))
+    assert r.returncode == 2
+    assert r.stderr.count("--password-stdin") == 1 and "--disabled" in r.stderr
+    assert await fetchval("SELECT count(*) FROM users") == 0
+
+    r = tiaojie("user", "create", "wang", "--role", "mediator", "--org", str(org_id), "--disabled")
+    assert r.returncode == 0, r.stderr
+    assert await fetchval("SELECT password_hash IS NULL AND disabled_at IS NOT NULL FROM users") is True
+    listed = tiaojie("user", "list")
+    assert listed.stdout.splitlines()[1].split()[:3] == ["wang", "mediator", "青龙村人民调解委员会"]
+    assert listed.stdout.splitlines()[1].endswith("disabled")
+
+    r = tiaojie("user", "password", "wang", "--password-stdin", stdin="short\n")
+    assert r.returncode == 2 and "password: must be at least 8 characters" in r.stderr
+    r = tiaojie("user", "password", "wang", "--password-stdin", stdin="correct horse\n")
+    assert r.returncode == 0, r.stderr
+    assert tiaojie("user", "list").stdout.splitlines()[1].endswith("active")
+    stored = await fetchval("SELECT password_hash FROM users")
+    assert stored.startswith("$argon2") and "correct horse" not in stored
+
+    assert tiaojie("user", "disable", "wang").returncode == 0
+    assert tiaojie("user", "list").stdout.splitlines()[1].endswith("disabled")
+    r = tiaojie("user", "disable", "li")
+    assert r.returncode == 2 and r.stderr == "tiaojie: no user named 'li'\n"
+    actions = [x["action"] for x in await fetch("SELECT action FROM audit_log ORDER BY at, id")]
+    assert actions == ["user.create", "user.password", "user.disable"]
+
+
+async def test_user_create_with_a_password_from_stdin(tiaojie):
+    await make_org()
+    r = tiaojie("user", "create", "zhao", "--role", "bureau", "--region", "511325", "--password-stdin",
+                stdin="a long password\n")
+    assert r.returncode == 0, r.stderr
+    assert uuid.UUID(r.stdout.strip())
+    r = tiaojie("user", "create", "qian", "--role", "admin", "--region", "511325", "--password-stdin",
+                stdin="a long password\n")
+    assert r.returncode == 2 and "region: an admin user takes no --region" in r.stderr
+    assert await fetchval("SELECT count(*) FROM users") == 1
+
+
+# ---------------------------------------------------------------- no second, empty database
+
+def test_commands_refuse_a_data_folder_without_a_database_and_create_nothing(tmp_path):
+    empty = tmp_path / "elsewhere" / ".tiaojie"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIAOJIE_")}
+    env |= {"TIAOJIE_DATA_DIR": str(empty), "TIAOJIE_LOG_LEVEL": "WARNING"}
+    for args in (("token", "create", "--role", "admin"), ("token", "list"), ("user", "list"), ("worker",)):
+        r = subprocess.run([str(TIAOJIE), *args], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1, (args, r.stderr)
+        assert r.stdout == ""
+        assert r.stderr.startswith(f"tiaojie: no tiaojie database in {empty} (looked for {empty / 'pg'}); "
+                                   "set TIAOJIE_DATA_DIR to the folder `tiaojie serve` uses")
+        assert r.stderr.count("tiaojie:") == 1 and "Traceback" not in r.stderr
+    assert not empty.exists()
+
+
+async def test_commands_refuse_an_external_database_without_the_schema(tiaojie, database_url):
+    async with db.connection() as conn:
+        await conn.execute("DROP DATABASE IF EXISTS tiaojie_empty")
+        await conn.execute("CREATE DATABASE tiaojie_empty")
+    empty_url = database_url.replace("/postgres?", "/tiaojie_empty?")
+    env = {**os.environ, "TIAOJIE_DATABASE_URL": empty_url, "TIAOJIE_LOG_LEVEL": "WARNING"}
+    r = subprocess.run([str(TIAOJIE), "token", "list"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "holds no tiaojie data; run `tiaojie migrate` to set it up" in r.stderr
+    import asyncpg
+    conn = await asyncpg.connect(empty_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+    finally:
+        await conn.close()
+    async with db.connection() as conn:
+        await conn.execute("DROP DATABASE tiaojie_empty")
+
+
+async def test_regions_import_of_a_file_without_region_rows_fails(tiaojie, tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("this is not a division-code file\n", encoding="utf-8")
+    r = tiaojie("regions", "import", str(f))
+    assert r.returncode == 2
+    assert f"tiaojie: {f}: no region rows found" in r.stderr
+    assert await fetchval("SELECT count(*) FROM regions") == 0
+
+
+# ---------------------------------------------------------------- help and errors
+
+def test_every_command_and_option_has_help_text():
+    import click
+
+    from api.cli import cli
+
+    def walk(command, path):
+        yield path, command
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield from walk(sub, f"{path} {name}")
+
+    for path, command in walk(cli, "tiaojie"):
+        assert command.help, path
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{path} {param.opts}"
+                assert param.show_default is not False
+    from click.testing import CliRunner
+    out = " ".join(CliRunner().invoke(cli, ["token", "create", "--help"]).output.split())
+    assert "[default: 365; 1<=x<=3650]" in out and "[default: none]" in out
+
+
+async def test_an_error_is_printed_once_on_stderr(tiaojie):
+    r = tiaojie("token", "revoke", "nobody-at-all")
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr == "tiaojie: no active token named or starting with 'nobody-at-all'\n"
+
+
+def test_serve_refuses_to_print_the_admin_token_without_a_terminal(tiaojie):
+    r = tiaojie("serve", "--print-admin-token", "--port", "1")
+    assert r.returncode == 2
+    assert "--print-admin-token needs a terminal" in r.stderr and "--admin-token-file" in r.stderr
+    assert "tj_" not in r.stderr + r.stdout
+
+
+def test_serve_writes_the_admin_token_to_an_owner_only_file_and_never_to_the_log(database_url, tmp_path):
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TIAOJIE_DATABASE_URL": database_url, "TIAOJIE_LOG_LEVEL": "INFO"}
+    token_file = tmp_path / "admin-token"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(TIAOJIE), "serve", "--port", str(port), "--admin-token-file", str(token_file)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        token = token_file.read_text().strip()
+        assert token.startswith("tj_")
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        r = httpx.get(f"http://127.0.0.1:{port}/api/v1/audit", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        assert token not in log.read_text() and token[:10] not in log.read_text()
+        assert f"admin token written to {token_file}" in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
