@@ -324,6 +324,22 @@ def _read_password() -> str:
     return password
 
 
+#: what the command line does to accounts is recorded as done by "cli"
+def _cli_admin():
+    from mediation.access import Principal
+
+    return Principal(role="admin", actor="cli")
+
+
+def _check_password(password: str | None) -> None:
+    from mediation import web_sessions
+    from mediation.errors import Collector
+
+    errors = Collector()
+    web_sessions.check_new_password(errors, "password", password)
+    errors.raise_if_any()
+
+
 @user.command("create")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(["admin", "bureau", "mediator"]),
@@ -343,6 +359,8 @@ def user_create(username: str, role: str, region: str | None, org: uuid.UUID | N
     if password_stdin and disabled:
         raise Refused("--password-stdin and --disabled exclude each other")
     password = _read_password() if password_stdin else None
+    if password is not None:
+        _check_password(password)
 
     async def work() -> None:
         user_id = await accounts.create_user(username=username, role=role, region=region, org_id=org,
@@ -355,21 +373,27 @@ def user_create(username: str, role: str, region: str | None, org: uuid.UUID | N
 @database_command()
 async def user_list() -> None:
     """List sign-in accounts: username, role, scope, created, state (never a password)."""
-    from mediation import accounts
+    from mediation import web_sessions
 
-    rows = await accounts.list_users()
+    def state(u: dict) -> str:
+        return "disabled" if u["disabled_at"] else "locked" if u["locked_at"] else "active"
+
+    rows = await web_sessions.list_users()
     _table(("USERNAME", "ROLE", "SCOPE", "CREATED", "STATE"),
-           [(u.username, u.role, u.scope or "-", _when(u.created_at), u.state) for u in rows])
+           [(u["username"], u["role"], u["org_name"] or (f"{u['region_name']} {u['region_code']}"
+                                                          if u["region_code"] else "-"),
+             _when(u["created_at"]), state(u)) for u in rows])
 
 
 @user.command("disable")
 @click.argument("username")
 @database_command()
 async def user_disable(username: str) -> None:
-    """Disable an account (it can no longer sign in)."""
-    from mediation import accounts
+    """Disable an account: it can no longer sign in, and its open sessions end."""
+    from mediation import accounts, web_sessions
 
-    await accounts.disable_user(username, actor="cli")
+    user_id, _ = await accounts.user_by_name(username)
+    await web_sessions.set_disabled(_cli_admin(), user_id, True)
     _say(f"user {username} disabled")
 
 
@@ -377,16 +401,21 @@ async def user_disable(username: str) -> None:
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the new password from standard input.")
 def user_password(username: str, password_stdin: bool) -> None:
-    """Set an account's password (this also enables it)."""
-    from mediation import accounts
+    """Set an account's password (its other sessions end); an account created with
+    --disabled is enabled by its first password."""
+    from mediation import accounts, web_sessions
 
     if not password_stdin:
         raise Refused("--password-stdin is required")
     password = _read_password()
+    _check_password(password)
 
     async def work() -> None:
-        await accounts.set_password(username, password, actor="cli")
-        _say(f"password of {username} set; the account is enabled")
+        user_id, had_password = await accounts.user_by_name(username)
+        await web_sessions.reset_password(_cli_admin(), user_id, password)
+        if not had_password:
+            await web_sessions.set_disabled(_cli_admin(), user_id, False)
+        _say(f"password of {username} set" + ("; the account is enabled" if not had_password else ""))
     asyncio.run(_with_database(work, create=False))
 
 

@@ -208,22 +208,15 @@ async def may_read_metrics(token: str) -> bool:
 # ---------------------------------------------------------------- users
 
 USER_ROLES: tuple[str, ...] = ("admin", "bureau", "mediator")
-MIN_PASSWORD = 8
-
-
-def _password_hash(password: str) -> str:
-    from argon2 import PasswordHasher
-
-    if len(password) < MIN_PASSWORD:
-        raise Invalid.field("password", f"must be at least {MIN_PASSWORD} characters")
-    return PasswordHasher().hash(password)
 
 
 async def create_user(*, username: str, role: str, region: str | None = None,
                       org_id: uuid.UUID | None = None, password: str | None = None, disabled: bool = False,
                       actor: str = "system") -> uuid.UUID:
     """A person who signs in to the pages. Without a password the account must be asked
-    for as disabled (it stays so until `set_password`)."""
+    for as disabled (`tiaojie user password` enables it when it sets the first one)."""
+    from argon2 import PasswordHasher
+
     if role == "court":
         raise Invalid.field("role", "courts use API tokens, not sign-in accounts")
     if password is None and not disabled:
@@ -232,7 +225,7 @@ async def create_user(*, username: str, role: str, region: str | None = None,
     if password is not None and disabled:
         raise Invalid.field("password", "a disabled account is created without a password")
     user_id = uuid.uuid4()
-    password_hash = _password_hash(password) if password is not None else None
+    password_hash = PasswordHasher().hash(password) if password is not None else None
     async with db.transaction() as c:
         region12 = await _check_scope(c, role, region, org_id, None, roles=USER_ROLES, what="user")
         row = await c.fetchrow(
@@ -247,47 +240,11 @@ async def create_user(*, username: str, role: str, region: str | None = None,
     return user_id
 
 
-@dataclass(frozen=True)
-class UserListing:
-    username: str
-    role: str
-    scope: str
-    created_at: datetime
-    state: str   # active | disabled
-
-
-async def list_users() -> list[UserListing]:
+async def user_by_name(username: str) -> tuple[uuid.UUID, bool]:
+    """The account's id and whether it has a password yet."""
     async with db.connection() as conn:
-        rows = await conn.fetch(
-            """SELECT u.username, u.role, u.created_at,
-                      CASE WHEN u.disabled_at IS NOT NULL OR u.password_hash IS NULL THEN 'disabled'
-                           ELSE 'active' END AS state,
-                      coalesce(r.name || ' ' || u.region_code, o.name, '') AS scope
-               FROM users u
-               LEFT JOIN regions r ON r.code = u.region_code
-               LEFT JOIN orgs o ON o.id = u.org_id
-               ORDER BY u.username""")
-    return [UserListing(**dict(r)) for r in rows]
-
-
-async def disable_user(username: str, *, actor: str = "system") -> None:
-    async with db.transaction() as c:
-        user_id = await c.fetchval(
-            "UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE username = $1 RETURNING id", username)
-        if user_id is None:
-            raise NotFound(f"no user named {username!r}")
-        await audit.record(c, actor=actor, action="user.disable", entity="user", entity_id=user_id,
-                           detail={"username": username})
-
-
-async def set_password(username: str, password: str, *, actor: str = "system") -> None:
-    """Sets the password and enables the account."""
-    password_hash = _password_hash(password)
-    async with db.transaction() as c:
-        user_id = await c.fetchval(
-            "UPDATE users SET password_hash = $2, disabled_at = NULL WHERE username = $1 RETURNING id",
-            username, password_hash)
-        if user_id is None:
-            raise NotFound(f"no user named {username!r}")
-        await audit.record(c, actor=actor, action="user.password", entity="user", entity_id=user_id,
-                           detail={"username": username})
+        row = await conn.fetchrow("SELECT id, password_hash IS NOT NULL AS has_password FROM users "
+                                  "WHERE username = $1", username)
+    if row is None:
+        raise NotFound(f"no user named {username!r}")
+    return row["id"], row["has_password"]

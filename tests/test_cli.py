@@ -333,11 +333,12 @@ async def test_user_create_without_a_password_is_refused_unless_asked_disabled(t
     assert r.returncode == 0, r.stderr
     assert await fetchval("SELECT password_hash IS NULL AND disabled_at IS NOT NULL FROM users") is True
     listed = tiaojie("user", "list")
+    assert listed.returncode == 0, listed.stderr
     assert listed.stdout.splitlines()[1].split()[:3] == ["wang", "mediator", "青龙村人民调解委员会"]
     assert listed.stdout.splitlines()[1].endswith("disabled")
 
     r = tiaojie("user", "password", "wang", "--password-stdin", stdin="short\n")
-    assert r.returncode == 2 and "password: must be at least 8 characters" in r.stderr
+    assert r.returncode == 2 and "password: 密码至少 8 个字符" in r.stderr
     r = tiaojie("user", "password", "wang", "--password-stdin", stdin="correct horse\n")
     assert r.returncode == 0, r.stderr
     assert tiaojie("user", "list").stdout.splitlines()[1].endswith("active")
@@ -349,7 +350,7 @@ async def test_user_create_without_a_password_is_refused_unless_asked_disabled(t
     r = tiaojie("user", "disable", "li")
     assert r.returncode == 2 and r.stderr == "tiaojie: no user named 'li'\n"
     actions = [x["action"] for x in await fetch("SELECT action FROM audit_log ORDER BY at, id")]
-    assert actions == ["user.create", "user.password", "user.disable"]
+    assert actions == ["user.create", "user.password_reset", "user.enable", "user.disable"]
 
 
 async def test_user_create_with_a_password_from_stdin(tiaojie):
