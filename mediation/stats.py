@@ -80,7 +80,12 @@ def shift(p: Period, months: int) -> Period:
 
 RECEIVED = "(d.registered_at >= {s} AND d.registered_at < {e})"
 CONCLUDED = "(d.concluded_at >= {s} AND d.concluded_at < {e})"
-OPEN_AT_END = "(d.registered_at < {e} AND (d.concluded_at IS NULL OR d.concluded_at >= {e}))"
+#: registered before the end and not concluded before it: the span (registered_at, concluded_at]
+#: holds the end (an open dispute's span has no upper bound), written so the GiST index
+#: `disputes_open_span_idx` answers it for any month
+OPEN_SPAN = ("tstzrange(d.registered_at, CASE WHEN d.concluded_at IS NULL THEN NULL "
+             "ELSE greatest(d.registered_at, d.concluded_at) END, '(]')")
+OPEN_AT_END = f"({OPEN_SPAN} @> {{e}})"
 _MEDIATED_IN = ", ".join(f"'{s}'" for s in sorted(MEDIATED_STATUSES))
 MEDIATED = f"({CONCLUDED} AND d.status IN ({_MEDIATED_IN}))"
 LOCAL = "d.source <> 'court_entrusted'"
