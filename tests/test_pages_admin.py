@@ -115,3 +115,22 @@ async def test_the_court_page_shows_referrals_with_delivery_state_and_an_admin_r
     assert r.status_code == 303
     assert await pool.fetchval("SELECT status FROM webhook_outbox") == "pending"
     assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'retry'") == 1
+
+
+async def test_an_admin_creates_a_token_sees_it_once_and_revokes_it(client, world, pool):
+    await signed_in_admin(client, world)
+    r = await post_form(client, "/ui/admin/tokens", "/ui/admin/tokens",
+                        {"name": "", "role": "mediator", "org_id": "", "region": "", "court_id": ""})
+    assert r.status_code == 422 and "a mediator token needs --org" in r.text
+    r = await post_form(client, "/ui/admin/tokens", "/ui/admin/tokens",
+                        {"name": "村务平台", "role": "mediator", "org_id": str(world.orgs["village_a1"]),
+                         "region": "", "court_id": ""})
+    assert r.status_code == 200
+    token = re.search(r'<code class="secret">(tj_[^<]+)</code>', r.text).group(1)
+    assert (await client.get("/api/v1/disputes", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+    listing = await client.get("/ui/admin/tokens")
+    assert "村务平台" in listing.text and token not in listing.text
+    r = await post_form(client, "/ui/admin/tokens", "/ui/admin/tokens/revoke", {"name": "村务平台"})
+    assert r.status_code == 303
+    assert (await client.get("/api/v1/disputes", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+    assert (await pool.fetchval("SELECT actor FROM audit_log WHERE action = 'token.revoke'")).startswith("user:")

@@ -145,6 +145,54 @@ async def change_mediator(request: Request, org_id: uuid.UUID, mediator_id: uuid
     return see_other(f"/ui/admin/orgs/{org_id}?done={'activated' if change == 'activate' else 'deactivated'}")
 
 
+# ---------------------------------------------------------------- API tokens
+
+async def _tokens_page(request: Request, *, state: FormState | None = None, status: int = 200,
+                       created: accounts.CreatedToken | None = None, done: str | None = None) -> Template:
+    return page(request, "admin_tokens.html", status=status, title="API 令牌", tokens=await accounts.list_tokens(),
+                form=state or FormState({"role": "mediator", "expires_in": "365"}), roles=ROLES, created=created,
+                done=done)
+
+
+@get("/admin/tokens", name="page-admin-tokens", guards=GUARDS, include_in_schema=False)
+async def tokens(request: Request, done: str | None = None) -> Template:
+    return await _tokens_page(request, done=done)
+
+
+@post("/admin/tokens", name="page-admin-tokens-create", guards=GUARDS, include_in_schema=False, status_code=200)
+async def create_token(request: Request) -> Template:
+    """The token is shown once, on the answer to this form, and never again."""
+    form = await request.form()
+    errors = Collector()
+    ids = {}
+    for name in ("org_id", "court_id"):
+        raw = forms.text(form, name)
+        try:
+            ids[name] = uuid.UUID(raw) if raw else None
+        except ValueError:
+            errors.add(name, "must be an id")
+    expires_in = forms.whole_number(errors, form, "expires_in")
+    try:
+        errors.raise_if_any()
+        created = await accounts.create_token(role=forms.text(form, "role") or "", region=forms.text(form, "region"),
+                                              org_id=ids["org_id"], court_id=ids["court_id"],
+                                              name=forms.text(form, "name"), expires_in_days=expires_in or 365,
+                                              actor=_who(request).actor)
+    except Invalid as e:
+        return await _tokens_page(request, state=FormState.refused(forms.as_values(form), e), status=422)
+    except Conflict as e:
+        return await _tokens_page(request, state=FormState(forms.as_values(form), {"name": [e.detail]}), status=409)
+    return await _tokens_page(request, created=created)
+
+
+@post("/admin/tokens/revoke", name="page-admin-tokens-revoke", guards=GUARDS, include_in_schema=False,
+      status_code=303)
+async def revoke_token(request: Request) -> Redirect:
+    form = await request.form()
+    await accounts.revoke_token(forms.text(form, "name") or "", actor=_who(request).actor)
+    return see_other("/ui/admin/tokens?done=revoked")
+
+
 # ---------------------------------------------------------------- court handoff
 
 @get("/court", name="page-court", guards=[signed_in], include_in_schema=False)
@@ -164,4 +212,4 @@ async def retry_delivery(request: Request, message_id: str) -> Redirect:
 
 
 ADMIN_HANDLERS: list[Any] = [users, create_user, change_user, org_list, create_org, org_detail, add_mediator,
-                             change_mediator, court, retry_delivery]
+                             change_mediator, tokens, create_token, revoke_token, court, retry_delivery]
