@@ -3,6 +3,7 @@ database lifecycle."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,10 +26,14 @@ import referrals
 from api.routes.court_api import CourtEntrustmentController, CourtReferralController
 from api.routes.courts import CourtController
 from api.routes.deliveries import DeliveryController
+from api.routes.calendar import CalendarController
 from api.routes.disputes import DisputeController
 from api.routes.ops import AuditController, favicon, healthz
+from api.routes.public import public_lookup
+from api.routes.risk import RiskController, WarningController
 from api.routes.registry import OrgController, RegionController
 from api.routes.stats import ReportController, StatsController
+from mediation import early_warning, lookup, workdays
 from mediation.db import Database
 from mediation.settings import Settings, load
 from referrals.worker import start_in_process
@@ -41,13 +46,14 @@ DOCS_STATIC = "/static/docs"
 def api_handlers() -> list[Any]:
     return [RegionController, OrgController, DisputeController, AuditController, CourtController,
             CourtReferralController, CourtEntrustmentController, DeliveryController, StatsController,
-            ReportController]
+            ReportController, CalendarController, RiskController, WarningController]
 
 
 def create_app(*, settings: Settings | None = None, manage_database: bool = True, run_worker: bool = True,
                debug: bool = False) -> Litestar:
     settings = settings or load()
     referrals.install()  # the court side: its dispute actions and its subscriber to dispute events
+    early_warning.install()  # POST /disputes/{id}/risk
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -57,11 +63,17 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
             await use_shared_secret(app)
         app.state.database = database
         worker = None
+        background: list[asyncio.Task] = []
         if run_worker:
             worker = await start_in_process()
+            background.append(asyncio.create_task(workdays.watch_missing_years(), name="calendar-watch"))
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if worker is not None:
                 await worker.stop()
             if database is not None:
@@ -91,7 +103,7 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
     auth = DefineMiddleware(BearerTokenMiddleware, exclude=["^/healthz", "^/schema", "^/static", "^/ui", "^/$",
                                                             "^/favicon"])
     app = Litestar(
-        route_handlers=[api, healthz, favicon, static_router, *page_handlers()],
+        route_handlers=[api, healthz, favicon, public_lookup, static_router, *page_handlers()],
         middleware=[request_context_middleware, auth],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
@@ -104,6 +116,7 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
         debug=debug,
         logging_config=None,
     )
+    app.state.trusted_proxies = lookup.Proxies.parse(settings.trusted_proxies)
     # outermost, so the router's own answers (404 for an unknown route, 405) carry a request id too
     app.asgi_handler = request_context_middleware(app.asgi_handler)
     return app

@@ -12,7 +12,7 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from mediation.errors import DomainError, Invalid
+from mediation.errors import DomainError, Invalid, RateLimited
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("tiaojie.http")
@@ -47,6 +47,8 @@ def _domain(_: Request, exc: DomainError) -> Response:
     if isinstance(exc, Invalid):
         return problem(422, exc.detail, errors=[{"field": e.field, "message": e.message} for e in exc.errors])
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem(exc.status, exc.detail, title=exc.title, headers=headers)
 
 

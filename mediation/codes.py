@@ -117,6 +117,7 @@ EVENT_KINDS: dict[str, str] = {
     "referral_acknowledged": "法院已接收",
     "referral_decided": "法院已决定",
     "entrusted": "法院委派/委托",
+    "risk_assessed": "风险评估",
 }
 
 ROLES: dict[str, str] = {"admin": "管理员", "bureau": "司法局", "mediator": "调解员", "court": "法院"}

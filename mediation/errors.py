@@ -62,6 +62,17 @@ class Invalid(DomainError):
         return cls([FieldError(field, message)])
 
 
+class RateLimited(DomainError):
+    """Too many attempts; `retry_after` seconds until the next one may be tried."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class Unauthorized(DomainError):
     status = 401
     title = "Unauthorized"

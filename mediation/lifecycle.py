@@ -19,8 +19,11 @@ from mediation import fields
 from mediation.clock import SKEW as CLOCK_SKEW
 from mediation.codes import MOVE_EVENT_KINDS, TIER_RANK
 from mediation.errors import Collector, Conflict, Invalid
+from mediation.workdays import NO_CALENDAR, Calendar, period_end
 
-CONFIRMATION_WINDOW = dt.timedelta(days=30)
+#: judicial confirmation is applied for within 30 days of the agreement taking effect (Art. 33),
+#: a period counted by the rule on periods (`workdays.period_end`)
+CONFIRMATION_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,16 @@ class Refer:
 class ApplyConfirmation:
     court_id: uuid.UUID
     referral_id: uuid.UUID
+    #: the working-day calendar around the window (without one, calendar days count)
+    calendar: Calendar = NO_CALENDAR
+
+
+@dataclass(frozen=True)
+class AssessRisk:
+    """A person's risk grade (风险评估) and the intake risks they see; replaces the last one."""
+
+    level: str
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,7 +181,13 @@ class DecideReferral:
 
 
 Command = (RecordSession | Escalate | Assign | Resolve | Fail | Withdraw | Reject | RecordPerformance
-           | RecordVisit | Refer | ApplyConfirmation | AcknowledgeReferral | DecideReferral)
+           | RecordVisit | Refer | ApplyConfirmation | AssessRisk | AcknowledgeReferral | DecideReferral)
+
+def confirmation_window_ends(signed_at: dt.datetime, calendar: Calendar = NO_CALENDAR) -> dt.datetime:
+    """The last moment to apply for judicial confirmation: 30 days from the agreement by
+    the rule on periods (without a calendar, on calendar days: never later than the truth)."""
+    return period_end(signed_at, CONFIRMATION_DAYS, calendar).deadline
+
 
 #: the business time a command records when the caller gives no `at`
 def default_at(command: Command, now: dt.datetime) -> dt.datetime:
@@ -305,10 +324,15 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
             if state.pending_confirmation:
                 raise Conflict("a judicial-confirmation application is already pending")
             signed = dt.datetime.fromisoformat(state.agreement["signed_at"])
-            if at > signed + CONFIRMATION_WINDOW:
-                raise Conflict("judicial confirmation must be applied for within 30 days of the agreement")
+            ends = confirmation_window_ends(signed, command.calendar)
+            if at > ends:
+                raise Conflict("judicial confirmation must be applied for within 30 days of the agreement "
+                               f"(the period ended {ends.isoformat()})")
             return Event("confirmation_applied", at, **here, detail={
                 "referral_id": str(command.referral_id), "court_id": str(command.court_id)})
+        case AssessRisk():
+            # any status: after the conclusion a person's grade is all that counts (转绿)
+            return Event("risk_assessed", at, **here, detail={"level": command.level, "reasons": list(command.reasons)})
         case AcknowledgeReferral():
             return Event("referral_acknowledged", at, **here, detail={
                 "referral_id": str(command.referral_id), "court_case_no": command.court_case_no})

@@ -17,6 +17,8 @@ class Settings:
     #: recovery on a busy machine included) before giving up
     db_wait_seconds: float = 900.0
     cookie_secure: bool = False  # sign-in cookies only over HTTPS (set behind a TLS proxy)
+    #: reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed
+    trusted_proxies: str | None = None
 
 
 def load() -> Settings:
@@ -25,4 +27,4 @@ def load() -> Settings:
     wait = os.environ.get("TIAOJIE_DB_WAIT_SECONDS")
     secure = os.environ.get("TIAOJIE_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
     return Settings(database_url=url, data_dir=data_dir, db_wait_seconds=float(wait) if wait else 900.0,
-                    cookie_secure=secure)
+                    cookie_secure=secure, trusted_proxies=os.environ.get("TIAOJIE_TRUSTED_PROXIES") or None)

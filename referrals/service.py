@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from mediation import clock, db, disputes, fields, lifecycle, signals
+from mediation import clock, db, disputes, fields, lifecycle, signals, workdays
 from mediation.access import Principal
 from mediation.codes import STATUSES
 from mediation.errors import Collector, Conflict, Forbidden, Invalid, NotFound
@@ -110,7 +110,11 @@ async def build_confirmation(conn: asyncpg.Connection, data: Any,
     errors = Collector()
     court_id = await _court_field(conn, errors, getattr(data, "court_id", None))
     errors.raise_if_any()
-    return lifecycle.ApplyConfirmation(court_id=court_id, referral_id=uuid.uuid4())
+    calendar = workdays.NO_CALENDAR
+    if state.agreement and state.agreement.get("signed_at"):
+        signed = dt.datetime.fromisoformat(state.agreement["signed_at"])
+        calendar = await workdays.calendar_for(conn, signed, lifecycle.CONFIRMATION_DAYS)
+    return lifecycle.ApplyConfirmation(court_id=court_id, referral_id=uuid.uuid4(), calendar=calendar)
 
 
 async def open_referral(conn: asyncpg.Connection, event: signals.EventRecorded) -> uuid.UUID:
@@ -395,10 +399,17 @@ async def entrust(principal: Principal, data: Any) -> dict[str, Any]:
         if not await courts.on_roster(conn, court_id, reg.org_id):
             raise Invalid.field("org_id", "is not on the court's roster of invited mediation organisations "
                                 "(特邀调解组织名册)")
+        limit = None
+        if reg.deadline is None:  # a deadline the court sends is kept as sent
+            received = reg.registered_at or clock.now()
+            limit = await workdays.period(conn, received, entrustment_limit(kind, procedure).days)
+            reg = dataclasses.replace(reg, registered_at=received, deadline=limit.deadline)
         row = (await disputes.insert_dispute(
-            conn, principal, reg, default_deadline=entrustment_limit(kind, procedure),
+            conn, principal, reg,
             event_detail={"court_id": str(court_id), "court_case_no": court_case_no, "entrustment_kind": kind,
                           "procedure": procedure})).row
+        if limit is not None:
+            await workdays.set_deadline(conn, row["id"], limit)
         await _audit_reveals(conn, principal, [(row["id"], {"entrustment": True})])
         return (await _disputes_in_full(conn, [row["id"]]))[row["id"]]
 

@@ -26,7 +26,7 @@ hypothesis_settings.register_profile("ci", max_examples=40, derandomize=True, de
 hypothesis_settings.register_profile("dev", max_examples=40, deadline=None)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
-KEEP_TABLES = {"migration"}
+KEEP_TABLES = {"migration", "calendar_years", "calendar_days"}  # the calendar is loaded at migration
 
 
 @pytest.fixture(scope="session")

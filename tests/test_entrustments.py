@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from mediation import clock
+from mediation.workdays import NO_CALENDAR, Calendar, package_years, period_end
 from tests.conftest import VALID_ID
 from tests.court_helpers import (
     API,
@@ -26,6 +27,7 @@ from tests.court_helpers import (
 )
 
 URL = f"{API}/court/entrustments"
+PACKAGE_CALENDAR = Calendar.of(package_years(), [d for days in package_years().values() for d in days])
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +61,9 @@ async def test_entrustment_creates_a_court_entrusted_dispute(client, world, cour
     assert d["region_code"] == world.village_a1
     assert d["entrustment"] == {"kind": "in_litigation", "procedure": "ordinary"}
     assert t(d["registered_at"]) == received
-    assert t(d["deadline"]) == received + dt.timedelta(days=15)
+    # 15 days from receipt by the rule on periods (tests/test_calendar.py has the holidays)
+    limit = period_end(received, 15, NO_CALENDAR if received.year > 2026 else PACKAGE_CALENDAR)
+    assert t(d["deadline"]) == limit.deadline and limit.deadline.time() == dt.time(23, 59, 59, 999999)
     assert d["parties"][0]["id_number"] == VALID_ID and d["parties"][0]["phone"] == PHONE  # unmasked for the court
     [event] = d["events"]
     assert (event["seq"], event["kind"], event["actor"]) == (1, "entrusted", court.actor)
@@ -77,19 +81,19 @@ async def test_entrustment_creates_a_court_entrusted_dispute(client, world, cour
     assert [x["id"] for x in r.json()["items"]] == [d["id"]]
 
 
-@pytest.mark.parametrize(("over", "days"), [
-    ({"kind": "in_litigation"}, 15),
-    ({"kind": "in_litigation", "procedure": "ordinary"}, 15),
-    ({"kind": "in_litigation", "procedure": "simple"}, 7),
+@pytest.mark.parametrize(("over", "deadline"), [
+    ({"kind": "in_litigation"}, "2026-03-17T23:59:59.999999+08:00"),
+    ({"kind": "in_litigation", "procedure": "ordinary"}, "2026-03-17T23:59:59.999999+08:00"),
+    ({"kind": "in_litigation", "procedure": "simple"}, "2026-03-09T23:59:59.999999+08:00"),
+    # day 30 is 30 January 2025, inside the Spring Festival holiday (28 January – 4 February)
     ({"kind": "pre_filing", "registered_at": "2024-12-31T23:59:59+08:00",
-      "court_case_no": "(2024)川1325民诉前调123号"}, 30),
+      "court_case_no": "(2024)川1325民诉前调123号"}, "2025-02-05T23:59:59.999999+08:00"),
 ])
-async def test_default_limits_30_15_7_days_from_receipt(client, world, court, over, days):
-    over.setdefault("registered_at", (clock.now() - dt.timedelta(days=1)).isoformat())
+async def test_default_limits_30_15_7_days_from_receipt(client, world, court, over, deadline):
+    over.setdefault("registered_at", "2026-03-02T09:00:00+08:00")
     r = await entrust(client, world, court, **over)
     assert r.status_code == 201, r.text
-    d = r.json()
-    assert t(d["deadline"]) - t(d["registered_at"]) == dt.timedelta(days=days)
+    assert r.json()["deadline"] == deadline
 
 
 async def test_an_explicit_deadline_wins(client, world, court):
@@ -107,7 +111,7 @@ async def test_default_receipt_is_now(client, world, court):
     r = await entrust(client, world, court)
     assert r.status_code == 201, r.text
     assert t(r.json()["registered_at"]) == now
-    assert t(r.json()["deadline"]) == now + dt.timedelta(days=15)
+    assert r.json()["deadline"] == "2026-03-17T23:59:59.999999+08:00"
     assert r.json()["case_no"] == "511325-2026-000001"
 
 

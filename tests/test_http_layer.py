@@ -70,7 +70,7 @@ def test_the_app_factory_installs_the_court_side_once():
         "create_app(manage_database=False, run_worker=False)\n"
         "create_app(manage_database=False, run_worker=False)\n"
         "print(len(signals._bus.subscribers), sorted(disputes._extra_commands))")
-    assert out == "1 ['confirmation', 'refer']"
+    assert out == "1 ['confirmation', 'refer', 'risk']"
 
 
 def test_referrals_imports_no_litestar():

@@ -7,6 +7,7 @@ field. The business-time rules and the columns `evolve` maintains are pinned her
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -14,6 +15,7 @@ from decimal import Decimal
 import pytest
 
 from mediation import lifecycle as lc
+from mediation import workdays
 from mediation.codes import STATUSES
 from mediation.errors import Conflict, Invalid
 
@@ -338,17 +340,21 @@ def test_confirmation_is_refused_for_an_oral_agreement():
     assert "written agreement" in e.value.detail
 
 
-def test_confirmation_window_is_thirty_days_from_signed_at_measured_at_at():
+def test_confirmation_window_is_thirty_days_from_signed_at_by_the_rule_on_periods():
     state = in_status("resolved")  # signed at REG + 1 day
     signed = REG + dt.timedelta(days=1)
-    last = signed + dt.timedelta(days=30)
+    last = workdays.end_of_day(workdays.local_date(signed) + dt.timedelta(days=30))  # no calendar: calendar days
     later_now = last + dt.timedelta(days=10)
-    event = lc.decide(state, APPLY, at=last, now=later_now)  # back-dated to the last day: allowed
+    event = lc.decide(state, APPLY, at=last, now=later_now)  # back-dated to the period's last moment: allowed
     assert event == lc.Event("confirmation_applied", last, VILLAGE.id, "village", {
         "referral_id": str(APPLY.referral_id), "court_id": str(APPLY.court_id)})
     with pytest.raises(Conflict) as e:
-        lc.decide(state, APPLY, at=last + dt.timedelta(seconds=1), now=later_now)
+        lc.decide(state, APPLY, at=last + dt.timedelta(microseconds=1), now=later_now)
     assert "within 30 days" in e.value.detail
+    # a calendar that makes the last day a holiday moves the end to the next working day
+    holiday = workdays.Calendar.of({last.year}, [workdays.CalendarDay(last.date(), "holiday", "假想假日")])
+    moved = dataclasses.replace(APPLY, calendar=holiday)
+    assert lc.decide(state, moved, at=last + dt.timedelta(hours=1), now=later_now).kind == "confirmation_applied"
 
 
 def test_confirmation_is_refused_while_one_is_pending_and_allowed_again_after_the_decision():

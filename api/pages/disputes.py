@@ -51,7 +51,7 @@ def available_actions(d: dict[str, Any], who: Principal, now: dt.datetime) -> li
         pending = any(r["kind"] == "confirmation" and r["status"] != "decided" for r in d["referrals"])
         signed = agreement.get("signed_at")
         if (agreement.get("form") == "written" and not pending and signed
-                and now <= dt.datetime.fromisoformat(signed) + lifecycle.CONFIRMATION_WINDOW):
+                and now <= lifecycle.confirmation_window_ends(dt.datetime.fromisoformat(signed))):
             actions.append("confirmation")
         actions.append("performance")
     return [*actions, "visit"]
