@@ -21,6 +21,7 @@ from api.pages.account import ACCOUNT_HANDLERS
 from api.pages.admin import ADMIN_HANDLERS
 from api.pages.bureau import BUREAU_HANDLERS
 from api.pages.disputes import DISPUTE_HANDLERS
+from api.pages.lookup import LOOKUP_HANDLERS
 from api.pages.documents import DOCUMENT_HANDLERS
 from api.pages.render import PAGE_EXCEPTION_HANDLERS
 from api.pages.session import PageSessionMiddleware
@@ -80,4 +81,4 @@ def page_handlers() -> list[Any]:
                    include_in_schema=False)
     static = create_static_files_router(path="/static/ui", directories=[STATIC], name="page-static",
                                         include_in_schema=False)
-    return [root, pages, static]
+    return [root, pages, static, *LOOKUP_HANDLERS]  # /lookup: the parties', no sign-in
