@@ -6,31 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from mediation import clock, lookup
-from tests.conftest import VALID_ID, register
 from tests.page_helpers import post_form, post_pairs
 from tests.test_docs_page import CHROMIUM, CHROMIUM_ARGS, _need_browser, served  # noqa: F401  (fixture)
-
-NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=clock.TZ)
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    clock.freeze(NOW)
-    yield
-    clock.freeze(None)
-
-
-@pytest.fixture
-async def case(client, world) -> dict:
-    return await register(client, world, registered_at="2026-11-18T09:00:00+08:00")
-
-
-def assert_nothing_personal(text: str) -> None:
-    for secret in ("张三", "李四", VALID_ID, "13812345678", "宅基地"):
-        assert secret not in text, secret
+from tests.test_lookup import assert_nothing_personal, case, frozen  # noqa: F401  (fixtures)
 
 
 async def test_the_page_answers_with_the_right_code(client, case):
