@@ -442,6 +442,43 @@ async def regions_import(file: Path) -> None:
          + (f" (parent missing: {', '.join(skipped[:10])}…)" if skipped else ""))
 
 
+@cli.group()
+def calendar() -> None:
+    """The working-day calendar (法定节假日与调休) that court periods are counted on."""
+
+
+@calendar.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", default=None, help="Where the days come from, e.g. the State Council notice's number. "
+              "[default: the file name]")
+@database_command()
+async def calendar_import(file: Path, source: str | None) -> None:
+    """Load (or replace) one year from a CSV of date,kind,name (kind: holiday or adjusted_workday);
+    the open deadlines that depend on that year are recomputed."""
+    from mediation import workdays
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise Refused(f"{file}: not UTF-8 text") from None
+    result = await workdays.import_file(text, source=source or file.name, actor="cli")
+    _say(f"{result.year}: {result.days} days loaded; {result.recomputed} open deadlines recomputed")
+
+
+@calendar.command("show")
+@click.argument("year", type=int)
+@database_command()
+async def calendar_show(year: int) -> None:
+    """Print a loaded year as the CSV `calendar import` reads (its source on stderr)."""
+    from mediation import workdays
+
+    loaded = await workdays.read_year(year)
+    _say(f"{loaded.year}: {loaded.source}, loaded {_when(loaded.loaded_at)}")
+    click.echo("date,kind,name")
+    for day in loaded.days:
+        click.echo(f"{day.date.isoformat()},{day.kind},{day.name}")
+
+
 @cli.command()
 @database_command(create=True)
 async def demo() -> None:

@@ -13,6 +13,7 @@ import pytest
 from mediation import clock, db, workdays
 from tests.conftest import register
 from tests.court_helpers import API, count, entrustment_body, make_court
+from tests.test_cli import tiaojie  # noqa: F401  (fixture)
 
 CSV_2027 = "date,kind,name\n2027-01-01,holiday,元旦\n2027-01-02,holiday,元旦\n2027-01-03,holiday,元旦\n"
 
@@ -166,3 +167,27 @@ async def test_judicial_confirmation_window_runs_past_the_national_day_holiday(c
     r = await client.post(f"{API}/disputes/{d['id']}/confirmation",
                           json={"court_id": court.id, "at": "2025-10-09T17:30:00+08:00"}, headers=world.h("village_a1"))
     assert r.status_code == 200, r.text
+
+
+# ---------------------------------------------------------------- the command line
+
+async def test_calendar_import_and_show_on_the_command_line(tiaojie, tmp_path, client, world, court):
+    clock.freeze(dt.datetime(2026, 12, 20, 9, 0, tzinfo=clock.TZ))
+    d = await entrust(client, world, court, registered_at="2026-12-19T15:00:00+08:00")
+    clock.freeze(None)
+    missing = tiaojie("calendar", "show", "2027")
+    assert missing.returncode == 2 and "not loaded" in missing.stderr and missing.stdout == ""
+    f = tmp_path / "2027.csv"
+    f.write_text(CSV_2027, encoding="utf-8")
+    r = tiaojie("calendar", "import", str(f), "--source", "国办发明电〔2026〕(test copy)")
+    assert r.returncode == 0, r.stderr
+    assert "2027: 3 days loaded; 1 open deadlines recomputed" in r.stderr
+    row = await stored(d["id"])
+    assert clock.local(row["deadline"]).isoformat() == "2027-01-04T23:59:59.999999+08:00"
+    shown = tiaojie("calendar", "show", "2027")
+    assert shown.returncode == 0 and shown.stdout == CSV_2027
+    assert "国办发明电〔2026〕(test copy)" in shown.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("2027-01-04,adjusted_workday,元旦\n", encoding="utf-8")
+    r = tiaojie("calendar", "import", str(bad))
+    assert r.returncode == 2 and "line 1" in r.stderr and "weekday" in r.stderr
