@@ -232,16 +232,21 @@ def migrate(check: bool) -> None:
     asyncio.run(_with_database(work, create=True))
 
 
-async def _with_check() -> None:
-    from mediation import db
+async def _unmigrated(work: Callable[[str], Awaitable[Any]]) -> Any:
+    """Run `work(url)` on the existing database without migrating it first."""
     from mediation.db import Database
 
     database = Database(load(), create=False)
     try:
-        url = await database.start(migrate_schema=False, pool=False)
-        pending = await db.pending_migrations(url)
+        return await work(await database.start(migrate_schema=False, pool=False))
     finally:
         await database.stop()
+
+
+async def _with_check() -> None:
+    from mediation import db
+
+    pending = await _unmigrated(db.pending_migrations)
     if not pending:
         _say("no pending migrations")
         return
@@ -492,6 +497,48 @@ async def demo() -> None:
     _say(court_summary)
 
 
+# -- stored data
+
+@cli.group()
+def data() -> None:
+    """Stored rows that break the fixed time bounds (docs/data-bounds.md).
+
+    \b
+    These commands do not migrate first: they are what unblocks a migration that refused.
+    """
+
+
+def _violations(found) -> None:
+    for v in found:
+        click.echo(str(v))
+    if found:
+        _say(f"{len({v.case_no for v in found})} dispute(s) break the bounds: correct them (docs/data-bounds.md) "
+             "or `tiaojie data quarantine CASE_NO...`")
+        raise click.exceptions.Exit(1)
+    _say("no stored row breaks the bounds")
+
+
+@data.command("check")
+def data_check() -> None:
+    """List the disputes whose stored times break the fixed bounds; exit 1 when there are any."""
+    from mediation import bounds
+
+    moved, found = asyncio.run(_unmigrated(bounds.check_or_quarantine))
+    _violations(found)
+
+
+@data.command("quarantine")
+@click.argument("case_nos", nargs=-1, required=True, metavar="CASE_NO...")
+def data_quarantine(case_nos: tuple[str, ...]) -> None:
+    """Move the disputes CASE_NO... and every row referring to them into quarantined_disputes
+    (one JSON record each, audited), then list what still breaks the bounds."""
+    from mediation import bounds
+
+    moved, found = asyncio.run(_unmigrated(lambda url: bounds.check_or_quarantine(url, list(case_nos))))
+    _say(f"quarantined {len(moved)}: {', '.join(moved) or 'none of those case numbers exists'}")
+    _violations(found)
+
+
 @cli.command("court-sim")
 @click.option("--host", default="127.0.0.1", help="Address to listen on.")
 @click.option("--port", default=8900, type=click.IntRange(1, 65535), help="Port to listen on.")
@@ -518,8 +565,9 @@ def main(argv: list[str] | None = None) -> int:
 
     logs.configure(os.environ.get("TIAOJIE_LOG_LEVEL", "INFO"))
     try:
-        cli.main(args=argv, prog_name="tiaojie", standalone_mode=False)
-        return 0
+        # without standalone mode, click answers an explicit Exit's code instead of raising it
+        code = cli.main(args=argv, prog_name="tiaojie", standalone_mode=False)
+        return code if isinstance(code, int) and not isinstance(code, bool) else 0
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.UsageError as e:

@@ -147,15 +147,15 @@ async def quarantine(conn: asyncpg.Connection, case_nos: list[str], *, actor: st
     return [r["case_no"] for r in rows]
 
 
-async def check_or_quarantine(url: str, case_nos: list[str] | None = None, *, actor: str = "cli") -> list[Violation]:
-    """For the command line: list the violations in the database at `url` (no migration
-    runs first: this is what unblocks one), and quarantine `case_nos` if given, in one
-    transaction. Answers what still violates afterwards."""
+async def check_or_quarantine(url: str, case_nos: list[str] | None = None, *,
+                              actor: str = "cli") -> tuple[list[str], list[Violation]]:
+    """For the command line: quarantine `case_nos` if given, in the database at `url` (no
+    migration runs first: this is what unblocks one), in one transaction. Answers the case
+    numbers moved and what still violates afterwards."""
     conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
-            if case_nos:
-                await quarantine(conn, case_nos, actor=actor)
-            return await violations(conn)
+            moved = await quarantine(conn, case_nos, actor=actor) if case_nos else []
+            return moved, await violations(conn)
     finally:
         await conn.close()

@@ -5,6 +5,8 @@ JSON record each, audited) and the migration then completes."""
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -66,8 +68,10 @@ DISPUTE = """INSERT INTO disputes (id, case_no, county_code, version, type, sour
             'county', 'county', 'county', $4::text::timestamptz, $5::text::date, $6::text::timestamptz, $4::text::timestamptz, 1, $2)"""
 
 
-async def test_the_migration_refuses_with_the_case_numbers_until_they_are_quarantined(old_database):
-    conn = await asyncpg.connect(old_database)
+async def write_old_rows(url: str) -> None:
+    """Three disputes that break the bounds and one that does not, as an older version
+    (or a hand-written import) could have left them."""
+    conn = await asyncpg.connect(url)
     try:
         await conn.execute("INSERT INTO regions (code, name, level, prefix) VALUES ('511325000000', '西充县', 'county', "
                            "'511325')")
@@ -92,6 +96,10 @@ async def test_the_migration_refuses_with_the_case_numbers_until_they_are_quaran
     finally:
         await conn.close()
 
+
+
+async def test_the_migration_refuses_with_the_case_numbers_until_they_are_quarantined(old_database):
+    await write_old_rows(old_database)
     with pytest.raises(Exception) as refused:
         await migrate(old_database)
     message = str(refused.value)
@@ -136,3 +144,30 @@ async def test_the_migration_refuses_with_the_case_numbers_until_they_are_quaran
             bounds.CHECKS)
     finally:
         await conn.close()
+
+
+TIAOJIE = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "tiaojie"
+
+
+async def test_the_command_line_lists_and_quarantines_what_blocks_the_migration(old_database, tmp_path):
+    await write_old_rows(old_database)
+    env = {**os.environ, "TIAOJIE_DATABASE_URL": old_database, "TIAOJIE_DATA_DIR": str(tmp_path),
+           "TIAOJIE_LOG_LEVEL": "WARNING"}
+
+    def tiaojie(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(TIAOJIE), *args], env=env, capture_output=True, text=True, timeout=300)
+
+    refused = tiaojie("migrate")
+    assert refused.returncode != 0 and "511325-0001-000001" in refused.stderr
+    check = tiaojie("data", "check")
+    assert check.returncode == 1, check.stderr
+    assert [line.split(":")[0] for line in check.stdout.splitlines()] == [
+        "511325-0001-000001"] * 4 + ["511325-2026-000002"] * 2 + ["511325-2026-000003"]
+    moved = tiaojie("data", "quarantine", "511325-0001-000001", "511325-2026-000002")
+    assert moved.returncode == 1 and moved.stdout.splitlines() == [
+        "511325-2026-000003: event time (at) not before 2000-01-01 (Beijing) (dispute_events_at_bounds)"]
+    assert "quarantined 2: 511325-0001-000001, 511325-2026-000002" in moved.stderr
+    moved = tiaojie("data", "quarantine", "511325-2026-000003")
+    assert (moved.returncode, moved.stdout) == (0, ""), moved.stderr
+    assert tiaojie("migrate").returncode == 0
+    assert tiaojie("data", "check").returncode == 0
