@@ -24,6 +24,10 @@ from mediation.workdays import NO_CALENDAR, Calendar, period_end
 #: judicial confirmation is applied for within 30 days of the agreement taking effect (Art. 33),
 #: a period counted by the rule on periods (`workdays.period_end`)
 CONFIRMATION_DAYS = 30
+#: The most events a dispute's timeline may hold from its own side: every full answer
+#: carries the whole timeline, so it must not grow without bound (a session summary may
+#: hold 10,000 characters). Far beyond any real case; court writes are never refused.
+MAX_EVENTS = 200
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,8 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
     (the request field `at` came from)."""
     here = {"org_id": state.org_id, "tier": state.tier}
     check_business_time(state, at, now, field_name=at_field)
+    if state.version >= MAX_EVENTS and not isinstance(command, AcknowledgeReferral | DecideReferral):
+        raise Conflict(f"the dispute's timeline holds {state.version} events, the most one may hold")
     match command:
         case RecordSession():
             # the stated time binds like `at`, which may be given apart from it
