@@ -280,3 +280,30 @@ async def test_the_bureau_reads_its_month_and_an_admin_retries_a_dead_delivery(s
     assert b.foreign() == [], b.foreign()
     assert b.failed == []
     assert findings == []
+
+
+async def test_an_id_number_is_checked_as_it_is_typed_with_the_apis_message(served, world):  # noqa: F811
+    _need_browser()
+    from playwright.async_api import async_playwright
+
+    from mediation.idnumbers import resident_id_problem
+
+    await user(world, "cunmin", org="village_a1")
+    async with async_playwright() as p:
+        b = Browser(served)
+        page = await b.open(p)
+        try:
+            await sign_in(page, served, "cunmin")
+            await page.goto(f"{served}/ui/disputes/new")
+            await page.locator("#f-parties-0-kind").select_option("person")
+            field = page.locator("#f-parties-0-id_number")
+            await field.fill(BAD_ID)
+            live = page.locator("#f-parties-0-id_number-live")
+            assert await live.inner_text() == resident_id_problem(BAD_ID)
+            assert await field.get_attribute("aria-invalid") == "true"
+            await field.fill(GOOD_ID)
+            assert await live.is_hidden()
+            assert await field.get_attribute("aria-invalid") is None
+        finally:
+            await b.browser.close()
+    assert b.foreign() == []

@@ -19,6 +19,7 @@ from mediation import clock, disputes, lifecycle, worklist
 from mediation.access import Principal
 from mediation.codes import DISPUTE_TYPES, PERFORMANCE, SOURCES
 from mediation.errors import Collector, Conflict, Invalid
+from mediation.idnumbers import resident_id_problem
 
 #: every action form of the dispute page, in the order shown, with its title
 ACTION_TITLES: dict[str, str] = {
@@ -86,12 +87,20 @@ async def search(request: Request, q: str | None = None, status: str | None = No
 
 # ---------------------------------------------------------------- registering
 
+#: the API's own messages for a bad resident ID, for the check made as one types (static/ui/forms.js)
+ID_MESSAGES = {
+    "format": resident_id_problem("1"),
+    "birth": resident_id_problem("110105194913310021"),
+    "check": resident_id_problem("110105194912310021"),
+}
+
 REGISTRATION_FIELDS = {"org_id", "type", "source", "summary", "occurred_on", "amount", "persons_involved", "parties"}
 
 
 def _registration_page(request: Request, state: FormState, count: int, *, status: int = 200) -> Template:
     known = REGISTRATION_FIELDS | {f"parties[{i}].{f}" for i in range(count) for f in forms.PARTY_FIELDS}
     return page(request, "register.html", status=status, title="登记纠纷", form=state, party_count=count, known=known,
+                id_messages=ID_MESSAGES,
                 dispute_types=DISPUTE_TYPES, sources={k: v for k, v in SOURCES.items() if k != "court_entrusted"})
 
 
