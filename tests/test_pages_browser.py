@@ -3,12 +3,16 @@ mediator registers and escalates a dispute, the township mediator resolves it an
 the agreement; every main page at 360 px and 1366 px without horizontal scrolling,
 loading nothing from elsewhere, with no serious or critical axe-core finding.
 
-Screenshots of the main pages go to docs/screenshots/ (shown in the README)."""
+Screenshots of the main pages are taken on every run; with TIAOJIE_SCREENSHOTS=1 they
+replace those in docs/screenshots/ (shown in the README), otherwise they go to a temporary
+folder, so a test run leaves the work tree as it found it."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import tempfile
 import urllib.parse
 from pathlib import Path
 
@@ -18,7 +22,7 @@ from tests.page_helpers import PASSWORD, user
 from tests.test_docs_page import CHROMIUM, CHROMIUM_ARGS, _need_browser, served  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
+DOCS_SHOTS = ROOT / "docs" / "screenshots"
 WIDTHS = (360, 1366)
 BAD_ID = "110105194912310021"
 GOOD_ID = "11010519491231002X"
@@ -62,6 +66,15 @@ async def sign_out(page) -> None:
     await page.wait_for_load_state()
 
 
+def _shots() -> Path:
+    if os.environ.get("TIAOJIE_SCREENSHOTS") == "1":
+        folder = DOCS_SHOTS
+    else:
+        folder = Path(tempfile.gettempdir()) / "tiaojie-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 async def check_layout(page, name: str, findings: list) -> None:
     """No horizontal scroll at either width, a screenshot of each, and axe-core's verdict."""
     from axe_playwright_python.async_playwright import Axe
@@ -70,8 +83,7 @@ async def check_layout(page, name: str, findings: list) -> None:
         await page.set_viewport_size({"width": width, "height": 900})
         overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=width == 360)
+        await page.screenshot(path=str(_shots() / f"{name}-{width}.png"), full_page=width == 360)
         results = await Axe().run(page)
         for v in results.response["violations"]:
             if v["impact"] in ("serious", "critical"):
