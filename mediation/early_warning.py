@@ -227,3 +227,48 @@ def _reached_at(r: Any, now: dt.datetime) -> dt.datetime:
                       deadline=r["deadline"], escalations=0, repeat=r["risk_repeat"])
     # the registration's own intake risks are an assessment at registration
     return risk.reached_at(base, r["registered_at"], changes, now)
+
+
+# ---------------------------------------------------------------- risk at a moment (METRICS.md), for the statistics
+
+_ASSESSMENT = "(x.kind = 'risk_assessed' OR x.detail ? 'risk_level')"
+
+
+def level_at_sql(at: str, d: str = "d") -> str:
+    """The effective level of `d` at moment `at` (a SQL expression) by METRICS.md's "Risk at
+    a moment": only what happened before `at` by business time counts."""
+    last = (f"FROM dispute_events x WHERE x.dispute_id = {d}.id AND {_ASSESSMENT} AND x.at < {at} "
+            f"ORDER BY x.at DESC, x.seq DESC LIMIT 1")
+    return risk.level_sql(
+        concluded=f"({d}.concluded_at IS NOT NULL AND {d}.concluded_at < {at})", source=f"{d}.source",
+        persons=f"{d}.persons_involved", deadline=f"{d}.deadline",
+        escalations=(f"(SELECT count(*) FROM dispute_events x WHERE x.dispute_id = {d}.id "
+                     f"AND x.kind = 'escalated' AND x.at < {at})"),
+        repeat=repeat_sql(d), assessed=f"(SELECT coalesce(x.detail->>'level', x.detail->>'risk_level') {last})",
+        intake=(f"(SELECT ARRAY(SELECT jsonb_array_elements_text(coalesce(x.detail->'reasons', "
+                f"x.detail->'risk_reasons'))) {last})"),
+        at=at)
+
+
+def first_red_sql(d: str = "d") -> str:
+    """When `d` first became red, or NULL: only many people (from registration) and a
+    person's assessment can make a dispute red. An assessment makes it red from its own
+    moment when it is the latest there (no later one with the same business time) and
+    either sets red or, while the dispute is open, records an intake risk."""
+    intake = ", ".join(f"'{c}'" for c in risk.INTAKE_RISKS)
+    return f"""LEAST(
+        CASE WHEN {d}.persons_involved >= {risk.LARGE_GROUP_PERSONS} THEN {d}.registered_at END,
+        (SELECT min(x.at) FROM dispute_events x
+         WHERE x.dispute_id = {d}.id AND {_ASSESSMENT}
+           AND NOT EXISTS (SELECT 1 FROM dispute_events y WHERE y.dispute_id = {d}.id AND y.at = x.at
+                           AND y.seq > x.seq AND (y.kind = 'risk_assessed' OR y.detail ? 'risk_level'))
+           AND (coalesce(x.detail->>'level', x.detail->>'risk_level') = 'red'
+                OR (({d}.concluded_at IS NULL OR {d}.concluded_at > x.at)
+                    AND ARRAY(SELECT jsonb_array_elements_text(coalesce(x.detail->'reasons',
+                        x.detail->'risk_reasons'))) && ARRAY[{intake}]::text[]))))"""
+
+
+#: disputes assessed in a period `{s}`..`{e}` (a red assessment after the conclusion is still a
+#: first red; the statistics' scan includes these besides the received, concluded and open)
+ASSESSED_IN_PERIOD = ("d.id IN (SELECT x.dispute_id FROM dispute_events x WHERE x.kind = 'risk_assessed' "
+                      "AND x.at >= {s} AND x.at < {e})")

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from mediation import clock, db
+from mediation import clock, db, early_warning
 from mediation.codes import DISPUTE_TYPES, MEDIATED_STATUSES, ORG_KINDS, SOURCES
 from mediation.errors import Collector, Invalid, NotFound
 from mediation.pagination import Keyset, keyset_page, newest_first
@@ -111,7 +111,7 @@ def decided(kind: str, decision: str) -> str:
 
 
 #: every dispute any dispute metric of the period can count (the aggregate's scan)
-DISPUTE_RELEVANT = f"({RECEIVED} OR {CONCLUDED} OR {OPEN_AT_END})"
+DISPUTE_RELEVANT = f"({RECEIVED} OR {CONCLUDED} OR {OPEN_AT_END} OR {early_warning.ASSESSED_IN_PERIOD})"
 #: the event kinds any event metric counts (the event scan)
 EVENT_KINDS_READ = ("escalated", "confirmation_applied", "referral_decided", "visit")
 
@@ -159,6 +159,12 @@ COUNTS: tuple[Count, ...] = (
     Count("agreements_oral", "口头协议", "disputes", f"({RESOLVED} AND d.agreement_form = 'oral')"),
     Count("group_disputes_received", "群体性纠纷受理", "disputes", f"({RECEIVED} AND d.persons_involved >= 5)"),
     Count("agreement_amount", "协议涉及金额(元)", "disputes", RESOLVED, amount=True),
+    # risk at the end of the month and first red warnings (METRICS.md "Risk at a moment")
+    Count("red_at_end", "月末红色风险", "disputes", f"({OPEN_AT_END} AND {early_warning.level_at_sql('{e}')} = 'red')"),
+    Count("yellow_at_end", "月末黄色风险", "disputes",
+          f"({OPEN_AT_END} AND {early_warning.level_at_sql('{e}')} = 'yellow')"),
+    Count("warnings_raised", "新增红色预警", "disputes",
+          f"({early_warning.first_red_sql()} >= {{s}} AND {early_warning.first_red_sql()} < {{e}})"),
     Count("prevented_criminal", "防止民转刑", "disputes", f"({RESOLVED} AND 'criminal' = ANY (d.prevented))"),
     Count("prevented_group_petition", "防止群体性上访", "disputes",
           f"({RESOLVED} AND 'group_petition' = ANY (d.prevented))"),

@@ -15,6 +15,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mediation import risk
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PREFIX_DIGITS = {"province": 2, "city": 4, "county": 6, "township": 9, "village": 12}
 RANK = {"village": 1, "township": 2, "county": 3}
@@ -29,7 +31,7 @@ COUNT_KEYS = ["received", "concluded", "mediated", "resolved", "failed", "referr
               "rejected", "open_at_end", "overdue_at_end", "escalations", "entrusted_received",
               "confirmation_applied", "confirmation_granted", "confirmation_rejected", "litigation_filed",
               "litigation_not_filed", "agreements_written", "agreements_oral", "group_disputes_received",
-              "agreement_amount", "prevented_criminal", "prevented_group_petition", "prevented_suicide",
+              "agreement_amount", "red_at_end", "yellow_at_end", "warnings_raised", "prevented_criminal", "prevented_group_petition", "prevented_suicide",
               "prevented_group_fight"]
 RATE_KEYS = ["success_rate", "village_rate", "township_rate", "county_rate", "diversion_rate", "confirmation_rate",
              "performance_rate", "on_time_rate", "satisfaction_rate"]
@@ -56,6 +58,8 @@ class Case:
     prevented: list[str]
     performance: str | None
     events: list[dict[str, Any]] = field(default_factory=list)
+    repeat: bool = False      # a party's ID number in another dispute registered in the 12 months before
+    id: Any = None
 
 
 @dataclass
@@ -89,8 +93,45 @@ async def load(conn) -> Dataset:
             amount=Decimal(agreement["amount"]) if agreement and agreement.get("amount") else Decimal(0),
             prevented=list(ending["detail"].get("prevented") or []) if agreement else [],
             performance=latest["detail"]["status"] if latest else None,
-            events=timeline))
+            events=timeline, id=d["id"]))
+    ids: dict[Any, set[str]] = {}
+    for p in await conn.fetch("SELECT dispute_id, id_number FROM dispute_parties WHERE id_number IS NOT NULL"):
+        ids.setdefault(p["dispute_id"], set()).add(p["id_number"])
+    for case in cases:
+        since = risk.repeat_window_start(case.registered_at, SHANGHAI)
+        mine = ids.get(case.id, set())
+        case.repeat = bool(mine) and any(other is not case and since <= other.registered_at < case.registered_at
+                                         and mine & ids.get(other.id, set()) for other in cases)
     return Dataset(regions=regions, cases=cases)
+
+
+def _assessments(c: Case) -> list[tuple[dt.datetime, int, risk.Assessment]]:
+    out = []
+    for e in c.events:
+        level = e["detail"].get("level") if e["kind"] == "risk_assessed" else e["detail"].get("risk_level")
+        if level:
+            reasons = e["detail"].get("reasons") if e["kind"] == "risk_assessed" else e["detail"].get("risk_reasons")
+            out.append((e["at"], e["seq"], risk.Assessment(level, tuple(reasons or ()))))
+    return out
+
+
+def level_at(c: Case, moment: dt.datetime) -> str:
+    """METRICS.md's "Risk at a moment": only what happened before `moment` counts."""
+    facts = risk.Facts(
+        concluded=c.concluded_at is not None and c.concluded_at < moment, source=c.source,
+        persons_involved=c.persons, deadline=c.deadline,
+        escalations=sum(1 for e in c.events if e["kind"] == "escalated" and e["at"] < moment), repeat=c.repeat,
+        assessment=risk.latest_assessment(_assessments(c), before=moment))
+    return risk.assess(facts, moment).level
+
+
+def first_red(c: Case) -> dt.datetime | None:
+    """The first moment the level is red, trying every moment it can change to red."""
+    tick = dt.timedelta(microseconds=1)
+    for moment in sorted({c.registered_at, *(at for at, _, _ in _assessments(c))}):
+        if level_at(c, moment + tick) == "red":
+            return moment
+    return None
 
 
 def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
@@ -142,6 +183,9 @@ def figures(cases: list[Case], month: str) -> dict:
         "agreements_oral": sum(1 for c in resolved if c.form == "oral"),
         "group_disputes_received": sum(1 for c in received if c.persons >= 5),
         "agreement_amount": f"{sum((c.amount for c in resolved), Decimal(0)):.2f}",
+        "red_at_end": sum(1 for c in open_end if level_at(c, end) == "red"),
+        "yellow_at_end": sum(1 for c in open_end if level_at(c, end) == "yellow"),
+        "warnings_raised": sum(1 for c in cases if inside(first_red(c))),
         **{f"prevented_{p}": sum(1 for c in resolved if p in c.prevented)
            for p in ("criminal", "group_petition", "suicide", "group_fight")},
     }

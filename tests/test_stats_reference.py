@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mediation import clock, db, disputes, stats
+from mediation import clock, db, disputes, early_warning, stats
 from mediation.access import SYSTEM, Principal
 from mediation.errors import DomainError
 import referrals
@@ -53,20 +53,26 @@ DELTAS = st.one_of(
 )
 #: the ending may also fall on the deadline, a second either side, or exactly
 ENDING_DELTAS = st.one_of(DELTAS, st.tuples(st.just("deadline"), st.integers(-1, 1)))
-MOVE = st.tuples(st.sampled_from(["escalate", "escalate", "assign", "session"]), st.integers(0, 3), DELTAS)
+MOVE = st.tuples(st.sampled_from(["escalate", "escalate", "assign", "session", "risk"]), st.integers(0, 3), DELTAS)
+#: what a `risk` step assesses: (level, intake risks)
+RISKS = [("green", []), ("red", []), ("yellow", ["criminal_risk"]), ("green", ["suicide_risk"])]
+#: two people who may turn up in several disputes (the `repeat` reason)
+PEOPLE = [None, "11010519491231002X", "110105194912310038"]
 SECONDS = st.one_of(st.integers(0, 120), st.integers(0, 40 * 86400))
 AFTER = st.one_of(
     st.tuples(st.just("performance"), st.sampled_from(["performed", "partial", "breached"]), SECONDS),
     st.tuples(st.just("visit"), st.sampled_from(["satisfied", "basically_satisfied", "dissatisfied"]), SECONDS),
     st.tuples(st.just("confirmation"), st.just(""), st.integers(0, 31 * 86400)),
     st.tuples(st.just("decide"), st.booleans(), SECONDS),
+    st.tuples(st.just("risk"), st.integers(0, 3), SECONDS),
 )
 PLAN = st.fixed_dictionaries({
     "org": st.sampled_from(ORGS),
     "region": st.integers(0, 5),
     "type": st.sampled_from(["neighbor", "marriage_family", "labor", "other"]),
     "source": st.sampled_from(["application", "application", "petition", "court_entrusted"]),
-    "persons": st.integers(1, 7),
+    "persons": st.one_of(st.integers(1, 7), st.just(30)),
+    "person": st.integers(0, 2),
     "edge": st.integers(0, 3),
     "offset": st.one_of(st.integers(-60, 60), st.integers(-20 * 86400, 20 * 86400)),
     "moves": st.lists(MOVE, max_size=3),
@@ -82,7 +88,8 @@ PLAN = st.fixed_dictionaries({
 
 
 def _plan(**over) -> dict:
-    plan = {"org": "village_a1", "region": 0, "type": "neighbor", "source": "application", "persons": 2, "edge": 1,
+    plan = {"org": "village_a1", "region": 0, "type": "neighbor", "source": "application", "persons": 2, "person": 0,
+            "edge": 1,
             "offset": 30, "moves": [], "ending": None, "ending_delta": 86400, "form": "written",
             "amount": Decimal("100.00"), "prevented": [], "deadline_days": None, "after": []}
     return {**plan, **over}
@@ -97,6 +104,10 @@ RICH = [
     _plan(org="village_b1", source="court_entrusted", ending="fail", ending_delta=("deadline", 0)),
     _plan(org="county_center", edge=2, offset=-1, ending="withdraw"),
     _plan(org="town_b", region=5, ending="reject", ending_delta=0),
+    # risk: many people, a repeat party, assessments up and down, one after the conclusion
+    _plan(persons=30, person=1, edge=0, moves=[("risk", 0, 3600)]),
+    _plan(person=1, edge=1, moves=[("risk", 2, 60), ("risk", 0, 86400)], ending="resolve",
+          ending_delta=("edge", 10), after=[("risk", 1, 100)]),
 ]
 
 
@@ -133,7 +144,8 @@ class Writer:
         if at > NOW:
             return
         body = NS(org_id=w.orgs[plan["org"]], type=plan["type"], source=plan["source"], summary="纠纷",
-                  parties=[NS(role="applicant", kind="person", name="张三"), NS(role="respondent", kind="person",
+                  parties=[NS(role="applicant", kind="person", name="张三", id_number=PEOPLE[plan["person"]]),
+                           NS(role="respondent", kind="person",
                                                                                name="李四")],
                   region_code=regions[plan["region"] % len(regions)], registered_at=at, occurred_on=None,
                   amount=None, persons_involved=plan["persons"],
@@ -158,6 +170,10 @@ class Writer:
                 here = await conn.fetchrow("SELECT o.tier, o.id FROM disputes d JOIN orgs o ON o.id = d.org_id "
                                            "WHERE d.id = $1", did)
             rank = ref.RANK[here["tier"]]
+            if action == "risk":
+                level, reasons = RISKS[pick % len(RISKS)]
+                await self.quietly(disputes.transition(SYSTEM, did, "risk", NS(level=level, reasons=reasons, at=at)))
+                continue
             if action == "session":
                 held = next(k for k, v in w.orgs.items() if v == here["id"])
                 data = NS(held_at=at, method="phone", mediator_ids=[w.mediators[held]], summary="调解", at=at)
@@ -195,6 +211,9 @@ class Writer:
                                                        NS(status=value, checked_at=when, at=when)))
             elif kind == "visit" and value in ("satisfied", "basically_satisfied", "dissatisfied"):
                 await self.quietly(disputes.transition(SYSTEM, did, "visit", NS(satisfaction=value, at=when)))
+            elif kind == "risk":
+                level, reasons = RISKS[value % len(RISKS)]
+                await self.quietly(disputes.transition(SYSTEM, did, "risk", NS(level=level, reasons=reasons, at=when)))
             elif kind == "confirmation":
                 await self.quietly(disputes.transition(SYSTEM, did, "confirmation",
                                                        NS(court_id=self.court_id, at=when)))
@@ -259,6 +278,7 @@ async def check_everything(month_for_lists: str, region_for_lists: str) -> None:
 
 def test_sql_figures_equal_the_reference(session_loop, world, court_id):
     referrals.install()   # the court side (refer, confirmation), as the app factory wires it
+    early_warning.install()   # risk assessments
     writer = Writer(world, court_id)
     clock.freeze(NOW.astimezone(dt.UTC))
 
@@ -277,7 +297,7 @@ def test_sql_figures_equal_the_reference(session_loop, world, court_id):
         spread = session_loop.run_until_complete(_spread())
         assert set(spread) >= {"escalated", "assigned", "resolved", "failed", "returned", "referred", "withdrawn",
                                "rejected", "performance", "visit", "confirmation_applied", "referral_decided",
-                               "entrusted", "session"}, spread
+                               "entrusted", "session", "risk_assessed"}, spread
     finally:
         clock.freeze(None)
 
