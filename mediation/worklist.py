@@ -1,5 +1,6 @@
 """The mediator's work list (DESIGN.md "HTTP and pages"): the open disputes the
-committee holds, the most urgent first, with how many are overdue or due soon."""
+committee holds, the most urgent first (red, then yellow, then within each the overdue,
+those due within 3 working days, the rest by deadline), with how many of each."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from mediation import clock, db
+from mediation import clock, db, early_warning, workdays
 from mediation.access import Principal
 
-DUE_SOON = dt.timedelta(days=3)
+DUE_SOON_WORKING_DAYS = 3
 LIMIT = 200
 
 
@@ -26,6 +27,7 @@ class WorkItem:
     deadline: dt.datetime
     party_names: str
     urgency: str  # overdue | due_soon | later
+    risk: str     # red | yellow | green (mediation.risk, judged now)
 
 
 @dataclass(frozen=True)
@@ -34,39 +36,55 @@ class WorkList:
     open: int
     overdue: int
     due_soon: int
+    red: int
+    yellow: int
 
 
 async def work_list(principal: Principal, *, limit: int = LIMIT) -> WorkList:
     """Open disputes the principal's committee holds (an admin or the bureau: every open
     dispute it may read), earliest deadline first — so overdue ones lead, then those due
-    within three days, then the rest. Until risk levels exist nothing ranks above that."""
+    within three working days, then the rest; red and yellow disputes lead, in that order."""
     now = clock.now()
-    args: list = [now, now + DUE_SOON]
+    async with db.connection() as conn:
+        today = workdays.local_date(now)
+        calendar = await workdays.calendar_between(conn, today, today + dt.timedelta(days=30))
+    soon = workdays.end_of_day(workdays.add_working_days(today, DUE_SOON_WORKING_DAYS, calendar))
+    args: list = [now, soon]
     if principal.role == "mediator":
         args.append(principal.org_id)
         scope = f"d.org_id = ${len(args)}"
     else:
         scope = principal.dispute_filter(args)
     args.append(limit)
+    level = early_warning.level_filter("d", "$1")
     async with db.connection() as conn:
-        counts = await conn.fetchrow(
-            f"""SELECT count(*) AS open, count(*) FILTER (WHERE d.deadline < $1) AS overdue,
-                       count(*) FILTER (WHERE d.deadline >= $1 AND d.deadline < $2) AS due_soon
-                FROM disputes d WHERE d.status = 'open' AND {scope}""", *args[:-1])
         rows = await conn.fetch(
-            f"""SELECT d.id, d.case_no, d.type, d.source, d.summary, d.tier, d.registered_at, d.deadline,
+            f"""WITH open AS (
+                    SELECT d.*, {level} AS risk FROM disputes d WHERE d.status = 'open' AND {scope}
+                ), counted AS (
+                    SELECT count(*) AS open, count(*) FILTER (WHERE deadline < $1) AS overdue,
+                           count(*) FILTER (WHERE deadline >= $1 AND deadline <= $2) AS due_soon,
+                           count(*) FILTER (WHERE risk = 'red') AS red,
+                           count(*) FILTER (WHERE risk = 'yellow') AS yellow
+                    FROM open
+                )
+                SELECT c.*, d.id, d.case_no, d.type, d.source, d.summary, d.tier, d.registered_at, d.deadline,
+                       d.risk,
                        (SELECT string_agg(p.name, '、' ORDER BY p.position) FROM dispute_parties p
                         WHERE p.dispute_id = d.id) AS party_names,
-                       CASE WHEN d.deadline < $1 THEN 'overdue' WHEN d.deadline < $2 THEN 'due_soon'
+                       CASE WHEN d.deadline < $1 THEN 'overdue' WHEN d.deadline <= $2 THEN 'due_soon'
                             ELSE 'later' END AS urgency
-                FROM disputes d WHERE d.status = 'open' AND {scope}
-                ORDER BY d.deadline, d.id LIMIT ${len(args)}""", *args)
+                FROM counted c LEFT JOIN LATERAL (
+                    SELECT * FROM open ORDER BY CASE risk WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 ELSE 2 END,
+                                               deadline, id LIMIT ${len(args)}) d ON TRUE""", *args)
     items = [WorkItem(id=r["id"], case_no=r["case_no"], type=r["type"], source=r["source"], summary=r["summary"],
                       tier=r["tier"], registered_at=clock.local(r["registered_at"]),
                       deadline=clock.local(r["deadline"]), party_names=r["party_names"] or "",
-                      urgency=r["urgency"])
-             for r in rows]
-    return WorkList(items=items, open=counts["open"], overdue=counts["overdue"], due_soon=counts["due_soon"])
+                      urgency=r["urgency"], risk=r["risk"])
+             for r in rows if r["id"] is not None]
+    counts = rows[0]
+    return WorkList(items=items, open=counts["open"], overdue=counts["overdue"], due_soon=counts["due_soon"],
+                    red=counts["red"], yellow=counts["yellow"])
 
 
 # ---------------------------------------------------------------- what the action forms offer

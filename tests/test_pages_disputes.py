@@ -130,7 +130,7 @@ async def test_a_stale_form_is_refused_with_the_page_as_it_is_now(client, world,
     assert await pool.fetchval("SELECT status FROM disputes") == "withdrawn"
 
 
-async def test_the_work_list_puts_overdue_then_due_soon_first_with_counts(client, world):
+async def test_the_work_list_puts_red_yellow_overdue_then_due_soon_first_with_counts(client, world):
     now = dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.UTC)
     clock.freeze(now)
     try:
@@ -139,16 +139,23 @@ async def test_the_work_list_puts_overdue_then_due_soon_first_with_counts(client
         clock.freeze(now - dt.timedelta(days=40))
         overdue = await register(client, world, summary="overdue")
         clock.freeze(now)
+        red = await register(client, world, summary="red", deadline=(now + dt.timedelta(days=25)).isoformat())
+        r = await client.post(f"/api/v1/disputes/{red['id']}/risk", json={"level": "red", "reasons": ["criminal_risk"]},
+                              headers=world.h("village_a1"))
+        assert r.status_code == 200, r.text
         await register(client, world, org="village_a2", summary="other committee")
         await signed_in_mediator(client, world)
         page = (await client.get("/ui/work")).text
     finally:
         clock.freeze(None)
     order = re.findall(r'href="/ui/disputes/([0-9a-f-]{36})"', page)
-    assert order == [overdue["id"], soon["id"], later["id"]]
-    assert "<strong>3</strong> 件调解中" in page
+    assert order == [red["id"], overdue["id"], soon["id"], later["id"]]  # red, yellow (overdue), then by deadline
+    assert "<strong>4</strong> 件调解中" in page
+    assert re.search(r"<strong>(\d+)</strong> 件红色", page).group(1) == "1", page[page.find("counts"):][:800]
+    # yellow: the overdue one, and the two whose applicant (the same ID number) had an earlier dispute
+    assert re.search(r"<strong>(\d+)</strong> 件黄色", page).group(1) == "3"
     assert "<strong>1</strong> 件已超期" in page
-    assert "<strong>1</strong> 件 3 日内到期" in page
+    assert "<strong>1</strong> 件 3 个工作日内到期" in page
 
 
 async def test_search_finds_by_party_name_within_scope(client, world):
