@@ -28,6 +28,7 @@ from api.routes.courts import CourtController
 from api.routes.deliveries import DeliveryController
 from api.routes.calendar import CalendarController
 from api.routes.disputes import DisputeController
+from api.routes.metrics import metrics, metrics_middleware, readyz
 from api.routes.ops import AuditController, favicon, healthz
 from api.routes.public import public_lookup
 from api.routes.risk import RiskController, WarningController
@@ -100,11 +101,12 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
         )],
         components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
     )
-    auth = DefineMiddleware(BearerTokenMiddleware, exclude=["^/healthz", "^/schema", "^/static", "^/ui", "^/$",
+    auth = DefineMiddleware(BearerTokenMiddleware, exclude=["^/healthz", "^/readyz", "^/metrics", "^/schema",
+                                                            "^/static", "^/ui", "^/$",
                                                             "^/favicon"])
     app = Litestar(
-        route_handlers=[api, healthz, favicon, public_lookup, static_router, *page_handlers()],
-        middleware=[request_context_middleware, auth],
+        route_handlers=[api, healthz, readyz, metrics, favicon, public_lookup, static_router, *page_handlers()],
+        middleware=[request_context_middleware, metrics_middleware, auth],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
         lifespan=[lifespan],

@@ -199,10 +199,10 @@ async def authenticate(token: str) -> Principal | None:
         org_id=r["org_id"], county_code=r["county_code"])
 
 
-async def may_read_metrics(token: str) -> bool:
-    """An admin or a metrics token, live."""
+async def token_role(token: str) -> str | None:
+    """The role of a live token (metrics included), None for an unknown, expired or revoked one."""
     r = await _lookup(token)
-    return r is not None and r["role"] in ("admin", METRICS_ROLE)
+    return None if r is None else r["role"]
 
 
 # ---------------------------------------------------------------- users

@@ -128,6 +128,20 @@ async def pending_migrations(url: str | None = None) -> list[tuple[str, str]]:
     return [(mid, desc) for mid, desc in known_migrations() if mid not in applied]
 
 
+_schema_current = False
+
+
+async def pending_migrations_cached() -> list[tuple[str, str]]:
+    """As pending_migrations on the pool; once none are pending, the answer is kept (a
+    schema does not go back), so /readyz costs one ping."""
+    global _schema_current
+    if _schema_current:
+        return []
+    pending = await pending_migrations()
+    _schema_current = not pending
+    return pending
+
+
 async def _applied(conn) -> set[str]:
     if not await conn.fetchval("SELECT to_regclass('public.migration') IS NOT NULL"):
         return set()

@@ -317,7 +317,7 @@ async def test_last_used_is_written_at_most_once_per_interval(pool, monkeypatch)
 async def test_a_metrics_token_is_not_an_api_principal(pool):
     created = await accounts.create_token(role="metrics", name="prometheus")
     assert await accounts.authenticate(created.token) is None
-    assert await accounts.may_read_metrics(created.token)
+    assert await accounts.token_role(created.token) == "metrics"
 
 
 # ---------------------------------------------------------------- users
