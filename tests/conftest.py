@@ -41,6 +41,19 @@ def database_url(tmp_path_factory) -> str:
         server.stop()
 
 
+@contextlib.asynccontextmanager
+async def scratch_database(database_url: str, name: str):
+    """A second, empty database beside the test database; yields its URL, dropped after."""
+    async with db.connection() as conn:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield database_url.replace("/postgres?", f"/{name}?")
+    finally:
+        async with db.connection() as conn:
+            await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @contextlib.contextmanager
 def cluster_folder():
     """A folder for an embedded cluster outside pytest's tmp root: every new pytest session

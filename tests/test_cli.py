@@ -382,22 +382,20 @@ def test_commands_refuse_a_data_folder_without_a_database_and_create_nothing(tmp
 
 
 async def test_commands_refuse_an_external_database_without_the_schema(tiaojie, database_url):
-    async with db.connection() as conn:
-        await conn.execute("DROP DATABASE IF EXISTS tiaojie_empty")
-        await conn.execute("CREATE DATABASE tiaojie_empty")
-    empty_url = database_url.replace("/postgres?", "/tiaojie_empty?")
-    env = {**os.environ, "TIAOJIE_DATABASE_URL": empty_url, "TIAOJIE_LOG_LEVEL": "WARNING"}
-    r = subprocess.run([str(TIAOJIE), "token", "list"], env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 1
-    assert "holds no tiaojie data; run `tiaojie migrate` to set it up" in r.stderr
     import asyncpg
-    conn = await asyncpg.connect(empty_url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
-    finally:
-        await conn.close()
-    async with db.connection() as conn:
-        await conn.execute("DROP DATABASE tiaojie_empty")
+
+    from tests.conftest import scratch_database
+
+    async with scratch_database(database_url, "tiaojie_empty") as empty_url:
+        env = {**os.environ, "TIAOJIE_DATABASE_URL": empty_url, "TIAOJIE_LOG_LEVEL": "WARNING"}
+        r = subprocess.run([str(TIAOJIE), "token", "list"], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1
+        assert "holds no tiaojie data; run `tiaojie migrate` to set it up" in r.stderr
+        conn = await asyncpg.connect(empty_url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+        finally:
+            await conn.close()
 
 
 async def test_regions_import_of_a_file_without_region_rows_fails(tiaojie, tmp_path):

@@ -79,6 +79,7 @@ def test_service_answers_503_while_the_database_is_down_and_recovers_without_res
     url, cluster = own_database
     env = {**os.environ, "TIAOJIE_DATABASE_URL": url, "TIAOJIE_DATA_DIR": str(tmp_path / "data"),
            "TIAOJIE_LOG_LEVEL": "WARNING"}
+    run_cli(env, "migrate")   # a fresh database: other commands refuse one without the schema
     token = run_cli(env, "token", "create", "--role", "admin", "--name", "health-check")
     port = free_port()
     base = f"http://127.0.0.1:{port}"

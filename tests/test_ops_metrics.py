@@ -13,7 +13,7 @@ import pytest
 
 from api.routes import metrics as metrics_module
 from mediation import accounts, db
-from tests.conftest import bearer, register
+from tests.conftest import bearer, register, scratch_database
 
 TIAOJIE = Path(sys.executable).parent / "tiaojie"
 PROBLEM = "application/problem+json"
@@ -112,16 +112,12 @@ async def test_metrics_show_deliveries_pool_and_open_and_overdue_disputes_per_co
 
 
 async def test_migrate_check_lists_pending_migrations_and_exits_1_until_applied(database_url, pool):
-    async with db.connection() as conn:
-        await conn.execute("DROP DATABASE IF EXISTS tiaojie_upgrade")
-        await conn.execute("CREATE DATABASE tiaojie_upgrade")
-    url = database_url.replace("/postgres?", "/tiaojie_upgrade?")
-    env = {**os.environ, "TIAOJIE_DATABASE_URL": url, "TIAOJIE_LOG_LEVEL": "WARNING"}
+    async with scratch_database(database_url, "tiaojie_upgrade") as url:
+        env = {**os.environ, "TIAOJIE_DATABASE_URL": url, "TIAOJIE_LOG_LEVEL": "WARNING"}
 
-    def tiaojie(*args):
-        return subprocess.run([str(TIAOJIE), *args], env=env, capture_output=True, text=True, timeout=300)
+        def tiaojie(*args):
+            return subprocess.run([str(TIAOJIE), *args], env=env, capture_output=True, text=True, timeout=300)
 
-    try:
         assert tiaojie("migrate").returncode == 0
         conn = await asyncpg.connect(url)
         try:
@@ -137,6 +133,3 @@ async def test_migrate_check_lists_pending_migrations_and_exits_1_until_applied(
         r = tiaojie("migrate", "--check")
         assert r.returncode == 0, r.stderr
         assert r.stdout == "" and "no pending migrations" in r.stderr
-    finally:
-        async with db.connection() as conn:
-            await conn.execute("DROP DATABASE IF EXISTS tiaojie_upgrade WITH (FORCE)")
