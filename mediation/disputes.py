@@ -228,6 +228,14 @@ class ListFilters:
     q: str | None = None
     overdue: bool = False
     source: str | None = None
+    registered_from: str | None = None
+    registered_to: str | None = None
+    concluded_from: str | None = None
+    concluded_to: str | None = None
+
+
+#: the list's period filters: `{name}_from` / `{name}_to` bound the column `{name}_at`
+PERIODS = ("registered", "concluded")
 
 
 async def list_disputes(principal: Principal, filters: ListFilters, *, limit: int = 50,
@@ -244,6 +252,8 @@ async def list_disputes(principal: Principal, filters: ListFilters, *, limit: in
             errors.errors.extend(e.errors)
     if filters.q is not None and len(filters.q) > 200:
         errors.add("q", "must be at most 200 characters")
+    periods = {name: fields.period(errors, name, getattr(filters, f"{name}_from"), getattr(filters, f"{name}_to"))
+               for name in PERIODS}
     errors.raise_if_any()
 
     args: list = []
@@ -253,6 +263,11 @@ async def list_disputes(principal: Principal, filters: ListFilters, *, limit: in
         if value is not None:
             args.append(value)
             conds.append(f"d.{column} = ${len(args)}")
+    for name, (begins, ends) in periods.items():
+        for bound, op in ((begins, ">="), (ends, "<")):
+            if bound is not None:
+                args.append(bound)
+                conds.append(f"d.{name}_at {op} ${len(args)}")
     async with db.connection() as conn:
         if region12:
             args.append(await filter_prefix(conn, region12) + "%")

@@ -209,3 +209,39 @@ def phone(errors: Collector, field: str, value: Any) -> str | None:
         errors.add(field, "must be a phone number: 7 to 15 digits, optionally a leading +, spaces and dashes allowed")
         return None
     return normal
+
+
+# ---------------------------------------------------------------- list periods (API.md "Disputes")
+
+_UNENCODED_PLUS = re.compile(r"(T[0-9:.]+) ([0-9]{2}:?[0-9]{2})$")
+
+
+def instant(errors: Collector, field: str, value: str | None) -> dt.datetime | None:
+    """A period bound of a list filter: a date (`2026-10-01`, the start of that day in
+    Beijing) or an RFC 3339 time (without an offset read as Beijing time)."""
+    if value is None or not value.strip():
+        return None
+    text = _UNENCODED_PLUS.sub(r"\1+\2", value.strip())   # a '+' sent unencoded arrives as a space
+    try:
+        if len(text) == 10:
+            moment = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=clock.TZ)
+        elif "T" in text.upper() or " " in text:
+            moment = clock.aware(dt.datetime.fromisoformat(text))
+        else:
+            raise ValueError(text)
+        moment.astimezone(dt.UTC)   # representable wherever it is compared
+    except (ValueError, OverflowError):
+        errors.add(field, "must be a date (2026-10-01) or an RFC 3339 time (2026-10-01T08:00:00+08:00)")
+        return None
+    return moment
+
+
+def period(errors: Collector, name: str, start: str | None,
+           end: str | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """`{name}_from` (inclusive) and `{name}_to` (exclusive): a date as `_to` ends the
+    period when that day begins, so `_from=2026-10-01&_to=2026-11-01` is October."""
+    begins = instant(errors, f"{name}_from", start)
+    ends = instant(errors, f"{name}_to", end)
+    if begins is not None and ends is not None and ends <= begins:
+        errors.add(f"{name}_to", f"must be after {name}_from")
+    return begins, ends

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
 from api.guards import READERS, dispute_actionable, dispute_readable, principal_of, roles
@@ -35,6 +36,14 @@ def _transition(action: str, body: type[msgspec.Struct], summary: str):
     return handler
 
 
+PeriodFrom = Annotated[str | None, Parameter(
+    description="From this time on (inclusive): a date (2026-10-01, from the start of that day in Beijing) "
+                "or an RFC 3339 time", examples=[Example(value="2026-10-01")])]
+PeriodTo = Annotated[str | None, Parameter(
+    description="Before this time (exclusive): a date (2026-11-01, before that day begins in Beijing) "
+                "or an RFC 3339 time", examples=[Example(value="2026-11-01")])]
+
+
 class DisputeController(Controller):
     path = "/disputes"
     tags = ["disputes"]
@@ -49,9 +58,13 @@ class DisputeController(Controller):
                    org_id: uuid.UUID | None = None, region: str | None = None,
                    q: Annotated[str | None, Parameter(description="Case number, summary or party name")] = None,
                    overdue: bool = False, source: str | None = None,
+                   registered_from: PeriodFrom = None, registered_to: PeriodTo = None,
+                   concluded_from: PeriodFrom = None, concluded_to: PeriodTo = None,
                    limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
         filters = disputes.ListFilters(status=status, type=type, org_id=org_id, region=region, q=q,
-                                       overdue=overdue, source=source)
+                                       overdue=overdue, source=source, registered_from=registered_from,
+                                       registered_to=registered_to, concluded_from=concluded_from,
+                                       concluded_to=concluded_to)
         return await disputes.list_disputes(principal_of(request), filters, limit=page_size(limit), cursor=cursor)
 
     @get("/{dispute_id:uuid}", summary="One dispute with its timeline", guards=[dispute_readable])
