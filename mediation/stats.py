@@ -96,9 +96,14 @@ def concluded_as(status: str) -> str:
 
 
 RESOLVED = concluded_as("resolved")
-#: the latest performance record now, by business time, ties by event order
-LATEST_PERFORMANCE = ("(SELECT pe.detail->>'status' FROM dispute_events pe WHERE pe.dispute_id = d.id "
-                      "AND pe.kind = 'performance' ORDER BY pe.at DESC, pe.seq DESC LIMIT 1)")
+#: the latest performance record now, by business time, ties by event order (`lp`, joined
+#: once per resolved dispute by DISPUTE_JOINS)
+LATEST_PERFORMANCE = "lp.status"
+#: what every dispute predicate may read besides `d`: the entry organisation and `lp`
+DISPUTE_JOINS = """LEFT JOIN orgs eo ON eo.id = d.handler_org_ids[1]
+    LEFT JOIN LATERAL (SELECT pe.detail->>'status' AS status FROM dispute_events pe
+        WHERE pe.dispute_id = d.id AND pe.kind = 'performance' ORDER BY pe.at DESC, pe.seq DESC LIMIT 1) lp
+        ON d.status = 'resolved'"""
 EVENT_IN = "(e.at >= {s} AND e.at < {e})"
 
 
@@ -379,6 +384,17 @@ def _periods_sql(periods: list[Period], args: list) -> str:
     return f"unnest(${n - 2}::timestamptz[], ${n - 1}::timestamptz[], ${n}::text[]) AS p(s, e, m)"
 
 
+def _relevant_ids(s: str, e: str) -> str:
+    """The ids of every dispute of scope `$1` any dispute figure of the period can count:
+    DISPUTE_RELEVANT as three index scans (registered, concluded, open at the end)."""
+    return f"""
+        SELECT x.id FROM disputes x WHERE x.region_code LIKE $1 AND x.registered_at >= {s} AND x.registered_at < {e}
+        UNION
+        SELECT x.id FROM disputes x WHERE x.region_code LIKE $1 AND x.concluded_at >= {s} AND x.concluded_at < {e}
+        UNION
+        SELECT x.id FROM disputes x WHERE x.region_code LIKE $1 AND {_fill(OPEN_AT_END, s, e).replace('d.', 'x.')}"""
+
+
 GroupSet = Literal["total", "child", "type", "source", "org_kind", "region_code"]
 
 
@@ -396,8 +412,9 @@ def _dispute_query(scope: Scope, periods: list[Period], sets: tuple[GroupSet, ..
         SELECT p.m AS month, {grouping} AS grouping{select_keys},
             {', '.join(_dispute_aggregates('p.s', 'p.e'))}
         FROM {source}
-        JOIN disputes d ON d.region_code LIKE $1 AND {_fill(DISPUTE_RELEVANT, 'p.s', 'p.e')}
-        LEFT JOIN orgs eo ON eo.id = d.handler_org_ids[1]
+        JOIN LATERAL ({_relevant_ids('p.s', 'p.e')}) r ON TRUE
+        JOIN disputes d ON d.id = r.id
+        {DISPUTE_JOINS}
         GROUP BY p.m, GROUPING SETS ({sets_sql})"""
     return sql, args, used
 
@@ -685,7 +702,7 @@ async def cases(principal, q: CaseQuery, *, limit: int = 50, cursor: str | None 
             key = scope.child_key(args)
             conds.append(f"{key} IS NULL")
         where = " AND ".join(conds)
-        joined = "disputes d LEFT JOIN orgs eo ON eo.id = d.handler_org_ids[1]"
+        joined = f"disputes d {DISPUTE_JOINS}"
         if over == "events":
             page = await keyset_page(
                 conn, select=f"{_CASE_COLUMNS}, e.id AS event_id, e.seq, e.kind, e.at, e.actor, e.detail",
