@@ -71,14 +71,16 @@ ID = IdType()
 
 # ---------------------------------------------------------------- running against the database
 
-async def _with_database(work: Callable[[], Awaitable[Any]], *, create: bool,
-                         settings: Settings | None = None) -> Any:
+async def _with_database(work: Callable[..., Awaitable[Any]], *, create: bool,
+                         settings: Settings | None = None, migrate_schema: bool = True, pool: bool = True,
+                         url: bool = False) -> Any:
+    """Run `work()` (or `work(url)` with `url=True`) against the started database."""
     from mediation.db import Database
 
     database = Database(settings or load(), create=create)
     try:
-        await database.start()
-        return await work()
+        started = await database.start(migrate_schema=migrate_schema, pool=pool)
+        return await (work(started) if url else work())
     finally:
         with contextlib.suppress(Exception):
             await database.stop()
@@ -537,6 +539,43 @@ def data_quarantine(case_nos: tuple[str, ...]) -> None:
     moved, found = asyncio.run(_unmigrated(lambda url: bounds.check_or_quarantine(url, list(case_nos))))
     _say(f"quarantined {len(moved)}: {', '.join(moved) or 'none of those case numbers exists'}")
     _violations(found)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file: Path) -> None:
+    """Write a consistent snapshot of the database to FILE (pg_dump, safe while serving) and
+    FILE.manifest.json beside it (row counts and checksum)."""
+    from mediation import backup as backups
+
+    async def work(url: str) -> None:
+        manifest = await backups.backup(url, file)
+        _say(f"backup written to {file} ({manifest.size} bytes, {sum(manifest.counts.values())} rows in "
+             f"{len(manifest.counts)} tables); keep {backups.manifest_path(file).name} with it")
+    try:
+        asyncio.run(_with_database(work, create=False, migrate_schema=False, pool=False, url=True))
+    except backups.BackupError as e:
+        raise Failed(str(e)) from None
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace whatever the target database holds.")
+def restore(file: Path, force: bool) -> None:
+    """Restore a backup into an empty data folder or database (checks its checksum and
+    row counts); refuses one that holds data unless --force."""
+    from mediation import backup as backups
+
+    async def work(url: str) -> None:
+        manifest = await backups.restore(url, file, force=force)
+        _say(f"restored {file} (taken {manifest.created_at}): {sum(manifest.counts.values())} rows in "
+             f"{len(manifest.counts)} tables, counts checked")
+    try:
+        asyncio.run(_with_database(work, create=True, migrate_schema=False, pool=False, url=True))
+    except backups.TargetNotEmpty as e:
+        raise Refused(str(e)) from None
+    except backups.BackupError as e:
+        raise Failed(str(e)) from None
 
 
 @cli.command("court-sim")

@@ -133,3 +133,49 @@ async def test_migrate_check_lists_pending_migrations_and_exits_1_until_applied(
         r = tiaojie("migrate", "--check")
         assert r.returncode == 0, r.stderr
         assert r.stdout == "" and "no pending migrations" in r.stderr
+
+
+async def test_backup_and_restore_round_trip_and_restore_refuses_a_database_holding_data(
+        client, world, database_url, tmp_path):
+    d = await register(client, world)
+    await register(client, world, org="village_b1")
+    env = {**os.environ, "TIAOJIE_DATABASE_URL": database_url, "TIAOJIE_LOG_LEVEL": "WARNING"}
+    file = tmp_path / "county.dump"
+    done = subprocess.run([str(TIAOJIE), "backup", str(file)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    manifest = __import__("json").loads((tmp_path / "county.dump.manifest.json").read_text())
+    assert manifest["counts"]["disputes"] == 2 and manifest["counts"]["api_tokens"] == len(world.tokens)
+    assert len(manifest["sha256"]) == 64
+
+    def snapshot_sql():
+        return ("SELECT (SELECT array_agg(case_no ORDER BY case_no) FROM disputes) AS cases, "
+                "(SELECT array_agg(token_hash ORDER BY token_hash) FROM api_tokens) AS tokens, "
+                "(SELECT count(*) FROM dispute_events) AS events, (SELECT count(*) FROM audit_log) AS audit")
+
+    async with db.connection() as conn:
+        before = dict(await conn.fetchrow(snapshot_sql()))
+    async with scratch_database(database_url, "tiaojie_restored") as url:
+        target = {**env, "TIAOJIE_DATABASE_URL": url}
+        done = subprocess.run([str(TIAOJIE), "restore", str(file)], env=target, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "counts checked" in done.stderr
+        conn = await asyncpg.connect(url)
+        try:
+            assert dict(await conn.fetchrow(snapshot_sql())) == before
+            assert await conn.fetchval("SELECT id FROM disputes WHERE case_no = $1", d["case_no"]) is not None
+        finally:
+            await conn.close()
+        again = subprocess.run([str(TIAOJIE), "restore", str(file)], env=target, capture_output=True, text=True,
+                               timeout=300)
+        assert again.returncode == 2
+        assert "already holds tables" in again.stderr and "--force" in again.stderr
+        forced = subprocess.run([str(TIAOJIE), "restore", "--force", str(file)], env=target, capture_output=True,
+                                text=True, timeout=300)
+        assert forced.returncode == 0, forced.stderr
+        data = bytearray(file.read_bytes())
+        data[len(data) // 2] ^= 0xFF                       # one damaged byte
+        file.write_bytes(bytes(data))
+        damaged = subprocess.run([str(TIAOJIE), "restore", "--force", str(file)], env=target, capture_output=True,
+                                 text=True, timeout=300)
+        assert damaged.returncode == 1 and "does not match its manifest's checksum" in damaged.stderr
