@@ -552,8 +552,17 @@ def backup(file: Path) -> None:
         manifest = await backups.backup(url, file)
         _say(f"backup written to {file} ({manifest.size} bytes, {sum(manifest.counts.values())} rows in "
              f"{len(manifest.counts)} tables); keep {backups.manifest_path(file).name} with it")
+    _on_raw_database(work, create=False)
+
+
+def _on_raw_database(work: Callable[[str], Awaitable[None]], *, create: bool) -> None:
+    """Backup and restore see the database as it is: no migration, no pool."""
+    from mediation import backup as backups
+
     try:
-        asyncio.run(_with_database(work, create=False, migrate_schema=False, pool=False, url=True))
+        asyncio.run(_with_database(work, create=create, migrate_schema=False, pool=False, url=True))
+    except backups.TargetNotEmpty as e:
+        raise Refused(str(e)) from None
     except backups.BackupError as e:
         raise Failed(str(e)) from None
 
@@ -570,12 +579,7 @@ def restore(file: Path, force: bool) -> None:
         manifest = await backups.restore(url, file, force=force)
         _say(f"restored {file} (taken {manifest.created_at}): {sum(manifest.counts.values())} rows in "
              f"{len(manifest.counts)} tables, counts checked")
-    try:
-        asyncio.run(_with_database(work, create=True, migrate_schema=False, pool=False, url=True))
-    except backups.TargetNotEmpty as e:
-        raise Refused(str(e)) from None
-    except backups.BackupError as e:
-        raise Failed(str(e)) from None
+    _on_raw_database(work, create=True)
 
 
 @cli.command("court-sim")
