@@ -93,8 +93,10 @@ def connect_url() -> tuple[str, object | None]:
 async def run(args) -> None:
     url, server = connect_url()
     try:
+        await db.migrate(url)   # as `tiaojie serve` does: the indexes of the current schema
         await db.connect(url, min_size=1, max_size=2)
         async with db.connection() as conn:
+            await conn.execute("ANALYZE disputes")
             n = await conn.fetchval("SELECT count(*) FROM disputes")
             last = await conn.fetchval("SELECT max(registered_at) FROM disputes")
             county = await conn.fetchval("SELECT county_code FROM disputes GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
