@@ -21,7 +21,7 @@ from litestar_offline_docs.core import generate_static_files_config
 from api.auth import BearerTokenMiddleware
 from api.middleware import request_context_middleware, stamp_response
 from api.pages import csrf_config, page_handlers, security_headers, template_config, use_shared_secret
-from api.problems import EXCEPTION_HANDLERS
+from api.problems import EXCEPTION_HANDLERS, document_errors, problem_page
 import referrals
 from api.routes.court_api import CourtEntrustmentController, CourtReferralController
 from api.routes.courts import CourtController
@@ -34,6 +34,7 @@ from api.routes.public import public_lookup
 from api.routes.risk import RiskController, WarningController
 from api.routes.registry import OrgController, RegionController
 from api.routes.stats import ReportController, StatsController
+from api.validation import check_body
 from mediation import early_warning, lookup, workdays
 from mediation.db import Database
 from mediation.settings import Settings, load
@@ -103,15 +104,16 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
     )
     auth = DefineMiddleware(BearerTokenMiddleware, exclude=["^/healthz", "^/readyz", "^/metrics", "^/schema",
                                                             "^/static", "^/ui", "^/$",
-                                                            "^/favicon"])
+                                                            "^/favicon", "^/problems/"])
     app = Litestar(
-        route_handlers=[api, healthz, readyz, metrics, favicon, public_lookup, static_router, *page_handlers()],
+        route_handlers=[api, healthz, readyz, metrics, favicon, public_lookup, problem_page, static_router, *page_handlers()],
         middleware=[request_context_middleware, metrics_middleware, auth],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         before_send=[stamp_response, security_headers],
+        before_request=check_body,
         csrf_config=csrf_config(settings),
         template_config=template_config(),
         state=State({"settings": settings}),
@@ -121,4 +123,5 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
     app.state.trusted_proxies = lookup.Proxies.parse(settings.trusted_proxies)
     # outermost, so the router's own answers (404 for an unknown route, 405) carry a request id too
     app.asgi_handler = request_context_middleware(app.asgi_handler)
+    document_errors(app)
     return app

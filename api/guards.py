@@ -8,10 +8,11 @@ the same (see `principal_of`). OPTIONS is never guarded: Litestar answers it its
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, SerializationException
 from litestar.handlers.base import BaseRouteHandler
 
 from api.params import path_id
@@ -95,3 +96,16 @@ async def court_exists(connection: ASGIConnection, _: Principal) -> None:
 async def referral_visible(connection: ASGIConnection, principal: Principal) -> None:
     """404 unless the referral is addressed to the calling court (or the caller is admin)."""
     await service.check_referral_access(principal, path_id(connection, "referral_id"))
+
+
+@_guard
+async def registers_at_own_org(connection: ASGIConnection, principal: Principal) -> None:
+    """403 before 422 (API.md's order): a mediator registering at another organisation is
+    refused whatever else the body holds. A body that cannot be read is left to the 400."""
+    try:
+        body = await connection.json()  # type: ignore[attr-defined]  (a POST's guards get the Request)
+        org_id = uuid.UUID(body["org_id"])
+    except (SerializationException, RecursionError, LookupError, TypeError, ValueError, AttributeError):
+        return  # unreadable, or no usable org_id: the body check answers (a 413 still propagates)
+    if not principal.may_act_on_dispute(org_id=org_id):
+        raise Forbidden("a mediator registers disputes only at their own organisation")

@@ -1,115 +1,210 @@
 """RFC 9457 problem+json for every error: domain refusals, framework errors, and the
-unexpected (logged, answered without a trace)."""
+unexpected (logged, answered without a trace); the pages the problem `type` URLs name;
+and the one place that documents every operation's error answers in the OpenAPI document.
+
+Texts come from the message catalogue (`api.messages`) in the language the client
+prefers; nothing a library wrote reaches the client."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Annotated
 
 import asyncpg
 import asyncpg.exceptions._base
+import msgspec
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response, get
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import ParameterKwarg
+from litestar.routes import HTTPRoute
 
-from mediation.errors import DomainError, Invalid, RateLimited
+from api import messages
+from api.messages import N_
+from api.validation import check
+from mediation.errors import DomainError, FieldError, Invalid, RateLimited
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("tiaojie.http")
 
-_TYPES = {
-    400: "malformed-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-    409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type", 422: "invalid-values",
-    429: "too-many-requests", 500: "internal-error", 503: "unavailable",
-}
-_TITLES = {
-    400: "Malformed request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 413: "Request body too large", 415: "Unsupported media type",
-    422: "Invalid values", 500: "Internal error", 503: "Service unavailable",
+
+class ProblemType(msgspec.Struct, frozen=True):
+    slug: str
+    status: int
+    title: str
+    explanation: str
+
+
+#: every problem type the service answers with; `type` is `/problems/<slug>`
+PROBLEM_TYPES: dict[int, ProblemType] = {p.status: p for p in [
+    ProblemType("malformed-request", 400, N_("Malformed request"), N_(
+        "The request body could not be read as JSON: it is empty, cut short, not UTF-8, or nested too deeply. "
+        "Send one JSON object encoded as UTF-8.")),
+    ProblemType("unauthorized", 401, N_("Unauthorized"), N_(
+        "The request carries no bearer token, or one that is unknown, revoked or expired. "
+        "Send `Authorization: Bearer <token>` with a token an administrator created for you.")),
+    ProblemType("forbidden", 403, N_("Forbidden"), N_(
+        "You may see this, but your role or organisation may not do what you asked. "
+        "Ask someone whose role allows it, or an administrator.")),
+    ProblemType("not-found", 404, N_("Not found"), N_(
+        "There is nothing at this address that you may see. It may not exist, or it may belong to "
+        "another village, organisation or court.")),
+    ProblemType("method-not-allowed", 405, N_("Method not allowed"), N_(
+        "This address does not answer that HTTP method; the `Allow` header lists those it answers.")),
+    ProblemType("conflict", 409, N_("Conflict"), N_(
+        "The request does not fit the current state: the dispute has moved on (a stale `version`), the "
+        "action is not allowed in its status, the month is frozen, the thing exists already, or an "
+        "`Idempotency-Key` was reused with a different body. Reload, then decide again.")),
+    ProblemType("payload-too-large", 413, N_("Request body too large"), N_(
+        "The request body is larger than 1 MiB. Shorten the texts or send fewer parties.")),
+    ProblemType("unsupported-media-type", 415, N_("Unsupported media type"), N_(
+        "The request body is in a format this address does not read; send JSON.")),
+    ProblemType("invalid-values", 422, N_("Invalid values"), N_(
+        "The JSON is well formed, but some values are not acceptable. `errors` names each bad field "
+        "(for example `parties[0].id_number`) and says what is wrong with it; nothing was changed.")),
+    ProblemType("too-many-requests", 429, N_("Too many requests"), N_(
+        "Too many attempts in a short time. Wait for the number of seconds in `Retry-After`.")),
+    ProblemType("internal-error", 500, N_("Internal error"), N_(
+        "Something went wrong on our side and nothing was changed. Tell the administrator the "
+        "`x-request-id` of the answer.")),
+    ProblemType("unavailable", 503, N_("Service unavailable"), N_(
+        "The database is not answering for a moment. Try again after the seconds in `Retry-After`.")),
+]}
+_GENERIC = ProblemType("error", 400, N_("Error"), N_("The request could not be completed."))
+
+#: what the service says for each status when no more precise message applies
+DETAILS: dict[int, str] = {
+    400: N_("The request could not be read."),
+    401: N_("A valid bearer token is required."),
+    403: N_("You may not do this."),
+    404: N_("Nothing here that you may see."),
+    405: N_("This address does not answer that method."),
+    409: N_("The request does not fit the current state."),
+    413: N_("The request body is larger than the limit of 1 MiB."),
+    415: N_("The request body must be JSON."),
+    422: N_("Some values are not acceptable."),
+    500: N_("Something went wrong on our side; the request id is in the x-request-id header."),
+    503: N_("The database is not answering; try again shortly."),
 }
 
 
-def problem(status: int, detail: str, *, title: str | None = None, errors: list[dict] | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    body: dict[str, Any] = {
-        "type": f"/problems/{_TYPES.get(status, 'error')}",
-        "title": title or _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-    }
+# ---------------------------------------------------------------- the body
+
+class FieldProblem(msgspec.Struct):
+    """One bad field: where it is in the request, and what is wrong with it."""
+
+    field: Annotated[str, msgspec.Meta(description="The field as the client sent it, e.g. `parties[0].id_number`; "
+                                                   "`body` for the whole body")]
+    message: Annotated[str, msgspec.Meta(description="What is wrong, in plain words")]
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An error answer (RFC 9457)."""
+
+    type: Annotated[str, msgspec.Meta(description="A URL on this service whose page explains the problem",
+                                      examples=["/problems/invalid-values"])]
+    title: Annotated[str, msgspec.Meta(description="The problem type in a few words")]
+    status: Annotated[int, msgspec.Meta(description="The HTTP status code", ge=400, le=599)]
+    detail: Annotated[str, msgspec.Meta(description="This occurrence, in plain words")]
+    errors: Annotated[list[FieldProblem], msgspec.Meta(description="Each bad field (422 only)")] | None = None
+
+
+def language(request: Request) -> messages.Language:
+    return messages.negotiate(request.headers.get("accept-language"))
+
+
+def problem(request: Request, status: int, detail: str, params: dict | None = None, *,
+            errors: list[FieldError] | None = None, headers: dict[str, str] | None = None) -> Response:
+    """A problem answer; `detail` and each error's message are catalogue keys."""
+    lang = language(request)
+    kind = PROBLEM_TYPES.get(status, _GENERIC)
+    body = Problem(type=f"/problems/{kind.slug}", title=messages.translate(kind.title, lang), status=status,
+                   detail=messages.translate(detail, lang, params))
     if errors is not None:
-        body["errors"] = errors
-    body.update(extra)
+        body.errors = [FieldProblem(e.field, messages.translate(e.key, lang, e.params)) for e in errors]
+        if not params and detail == DETAILS[422]:
+            body.detail = "; ".join(f"{e.field}: {e.message}" for e in body.errors)
     return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def _domain(_: Request, exc: DomainError) -> Response:
+# ---------------------------------------------------------------- handlers
+
+def _domain(request: Request, exc: DomainError) -> Response:
     if isinstance(exc, Invalid):
-        return problem(422, exc.detail, errors=[{"field": e.field, "message": e.message} for e in exc.errors])
+        return problem(request, 422, DETAILS[422], errors=exc.errors)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
-    return problem(exc.status, exc.detail, title=exc.title, headers=headers)
-
-
-_MISSING = re.compile(r"Object missing required field `([^`]+)`")
-
-
-def _field_of(key: str | None) -> str:
-    if not key:
-        return "body"
-    return key.removeprefix("$.").removeprefix("$") or "body"
+    return problem(request, exc.status, exc.key, exc.params, headers=headers)
 
 
 def _validation(request: Request, exc: ValidationException) -> Response:
-    extra = exc.extra if isinstance(exc.extra, list) else []
-    errors = []
-    malformed = False
-    for item in extra:
-        if not isinstance(item, dict):
+    """Litestar's refusals of query, path and header parameters (bodies are checked
+    before, by `api.validation.check_body`): the field from Litestar's structured
+    `key`, the message from the parameter's declared type."""
+    handler = request.route_handler
+    parameters = handler.parsed_fn_signature.parameters if handler else {}
+    errors: list[FieldError] = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict) or not item.get("key"):
             continue
-        message = str(item.get("message", ""))
-        source = item.get("source")
-        if "malformed" in message.lower() or "json is malformed" in message.lower() or "truncated" in message.lower():
-            malformed = True
-        field = _field_of(item.get("key"))
-        if " - at `" in message:
-            message, _, at = message.partition(" - at `")
-            field = _field_of(at.rstrip("`"))
-        elif field == "data":
-            field = "body"
-            if message in ("'data'", '"data"'):  # no body at all, or JSON null
-                message = "a JSON object is required"
-        missing = _MISSING.match(message)
-        if missing:
-            field = f"{field}.{missing.group(1)}" if field != "body" else missing.group(1)
-            message = "is required"
-        elif source in ("query", "header", "path", "cookie"):
-            field = item.get("key") or field
-        errors.append({"field": field, "message": message})
-    raw = getattr(request, "_body", None)
-    if isinstance(raw, bytes) and not raw.strip() and any(e["field"] == "body" for e in errors):
-        return problem(400, "The request body is empty; a JSON object is expected.")
-    if malformed or (not errors and "JSON" in exc.detail):
-        return problem(400, "The request body is not valid JSON.")
+        key = str(item["key"])
+        name = _parameter_name(handler, key)
+        raw = _raw_parameter(request, key, str(item.get("source") or ""))
+        definition = parameters.get(name)
+        found = check(raw, definition.annotation, key, lax=True) if definition is not None and raw is not None else []
+        errors.extend(found or [FieldError(key, N_("has a value of the wrong kind"))])
     if not errors:
-        errors = [{"field": "body", "message": exc.detail}]
-    return problem(422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+        errors = [FieldError("body", N_("has a value of the wrong kind"))]
+    return problem(request, 422, DETAILS[422], errors=errors)
 
 
-def _http(_: Request, exc: HTTPException) -> Response:
+def _parameter_name(handler: HTTPRouteHandler | None, key: str) -> str:
+    """The handler's argument for a query/header key (an alias such as `If-Match`)."""
+    if handler is None:
+        return key
+    for name, definition in handler.parsed_fn_signature.parameters.items():
+        kwarg = definition.kwarg_definition
+        if isinstance(kwarg, ParameterKwarg) and key in (kwarg.query, kwarg.header, kwarg.cookie):
+            return name
+    return key
+
+
+def _raw_parameter(request: Request, key: str, source: str) -> str | None:
+    if source == "header":
+        return request.headers.get(key)
+    if source == "cookie":
+        return request.cookies.get(key)
+    if source == "path":
+        value = request.path_params.get(key)
+        return None if value is None else str(value)
+    return request.query_params.get(key)
+
+
+def _http(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
-    detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(status, "Error")
+    # our own texts (the bearer middleware's) are catalogue keys; a library's wording is not shown
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail in _OWN_DETAILS else DETAILS.get(status, "")
     headers = dict(exc.headers or {})
     if status == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
     if status >= 500:
-        log.error("http_error", status=status, detail=detail)
-    return problem(status, detail, headers=headers or None)
+        log.error("http_error", status=status, detail=exc.detail)
+    if status == 400 and isinstance(exc.__cause__, RecursionError):
+        detail = _TOO_DEEP
+    return problem(request, status, detail or N_("The request could not be completed."), headers=headers or None)
 
+
+_TOO_DEEP = N_("The JSON in the request body is nested too deeply.")
+#: HTTPException details this service raises itself (everything else is replaced by DETAILS)
+_OWN_DETAILS = frozenset({
+    N_("An `Authorization: Bearer <token>` header is required."),
+    N_("The token is unknown or revoked."),
+    _TOO_DEEP,
+})
 
 _VALUE_ERRORS = (asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError)
-
 
 #: the database is away (stopped, restarting, unreachable, out of connections): 503, not 500
 _UNAVAILABLE = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
@@ -121,28 +216,34 @@ def _database_unavailable(exc: Exception) -> bool:
         return True
     if isinstance(exc, asyncpg.exceptions.InterfaceError):
         return "connection" in str(exc)  # "connection is closed", not a misuse of the driver
-    if isinstance(exc, OSError):  # refused, no socket, timed out: only when raised inside the driver
-        tb = exc.__traceback__
-        while tb is not None:
-            if "asyncpg" in tb.tb_frame.f_code.co_filename:
-                return True
-            tb = tb.tb_next
+    return isinstance(exc, OSError) and _raised_in(exc, "asyncpg")
+
+
+def _raised_in(exc: BaseException, package: str) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if f"/{package}/" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
     return False
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, RecursionError) and (_raised_in(exc, "msgspec") or _raised_in(exc, "litestar")):
+        # a body nested ~1000 levels deep: the JSON decoder gives up, the client's doing
+        return problem(request, 400, _TOO_DEEP)
     if _database_unavailable(exc):
         log.warning("database_unavailable", path=request.url.path, method=request.method, error=type(exc).__name__)
-        return problem(503, "The database is not answering; try again shortly.", headers={"Retry-After": "5"})
+        return problem(request, 503, DETAILS[503], headers={"Retry-After": "5"})
     if isinstance(exc, _VALUE_ERRORS):
         # a value the database cannot store (a NUL character, a date out of its range):
         # the client's doing, so 422; logged because a domain check should have caught it
         log.warning("value_refused_by_database", path=request.url.path, method=request.method,
                     error=type(exc).__name__)
-        return problem(422, "A value cannot be stored (out of range, or it holds a NUL character).",
-                       errors=[{"field": "body", "message": "holds a value out of range or a NUL character"}])
+        return problem(request, 422, N_("A value cannot be stored (out of range, or it holds a NUL character)."),
+                       errors=[FieldError("body", N_("holds a value out of range or a NUL character"))])
     log.exception("unhandled_error", path=request.url.path, method=request.method)
-    return problem(500, "Something went wrong on our side; the request id is in the x-request-id header.")
+    return problem(request, 500, DETAILS[500])
 
 
 EXCEPTION_HANDLERS = {
@@ -152,4 +253,83 @@ EXCEPTION_HANDLERS = {
     Exception: _unexpected,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM", "problem", "MediaType"]
+
+# ---------------------------------------------------------------- the pages behind `type`
+
+_PAGE = """<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
+<link rel="icon" type="image/svg+xml" href="/favicon.svg"></head>
+<body><h1>{title}</h1><p>HTTP {status}</p><p>{explanation}</p>
+<p><a href="/schema">{docs}</a></p></body></html>
+"""
+
+
+@get("/problems/{slug:str}", summary="What a problem type means", include_in_schema=False,
+     exclude_from_auth=True, media_type=MediaType.HTML, name="problem-type")
+async def problem_page(request: Request, slug: str) -> Response:
+    """The page a problem's `type` URL names (no token needed)."""
+    import html
+
+    found = next((p for p in PROBLEM_TYPES.values() if p.slug == slug), None)
+    if found is None:
+        return problem(request, 404, DETAILS[404])
+    lang = language(request)
+    text = {k: html.escape(messages.translate(v, lang)) for k, v in
+            {"title": found.title, "explanation": found.explanation, "docs": N_("API documentation")}.items()}
+    return Response(_PAGE.format(lang="zh-CN" if lang == "zh" else "en", status=found.status, **text),
+                    media_type=MediaType.HTML, headers={"Content-Language": lang, "Vary": "Accept-Language"})
+
+
+# ---------------------------------------------------------------- the OpenAPI document
+
+def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
+    """The error statuses an operation can answer, from what it declares: a token (401),
+    guards (403), path parameters (404), a body (413, 400), any input (422), a change
+    (409), the database (503); `opt={"problems": [...]}` adds others (e.g. 429)."""
+    method = next(iter(handler.http_methods))
+    has_body = "data" in handler.parsed_fn_signature.parameters
+    inputs = has_body or bool(route.path_parameters) or any(
+        name not in ("request", "data", "self") for name in handler.parsed_fn_signature.parameters)
+    api = route.path.startswith("/api/")
+    statuses = set(handler.opt.get("problems", ()))
+    if api and not handler.opt.get("exclude_from_auth"):
+        statuses.add(401)
+    if handler.resolve_guards():
+        statuses.add(403)
+    if route.path_parameters:
+        statuses.add(404)
+    if has_body:
+        statuses |= {400, 413}
+    if inputs:
+        statuses.add(422)
+    if method in ("POST", "PUT", "PATCH", "DELETE"):
+        statuses.add(409)
+    if api:
+        statuses.add(503)
+    return sorted(statuses)
+
+
+def document_errors(app: Litestar) -> None:
+    """Document every operation's error answers as problem+json, in one place, and drop
+    Litestar's default `400 {status_code, detail, extra}` (this service answers 422)."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if not handler.resolve_include_in_schema():
+                continue
+            declared = dict(handler.responses or {})
+            for status in _statuses(route, handler):
+                kind = PROBLEM_TYPES[status]
+                declared.setdefault(status, ResponseSpec(
+                    data_container=Problem, media_type=PROBLEM, generate_examples=False,
+                    description=f"{kind.title}: see /problems/{kind.slug}"))
+            handler.responses = declared
+    openapi = app.openapi_schema   # built now, once, from the responses above
+    for item in (openapi.paths or {}).values():
+        for operation in (item.get, item.put, item.post, item.delete, item.patch, item.head, item.options):
+            if operation is None or not operation.responses:
+                continue
+            default = operation.responses.get("400")
+            if default is not None and MediaType.JSON in (getattr(default, "content", None) or {}):
+                del operation.responses["400"]

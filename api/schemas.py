@@ -1,141 +1,305 @@
-"""Request bodies as msgspec Structs. Types msgspec checks itself (ids, times, numbers);
-codes and limits are checked by the domain, which names every bad field at once."""
+"""Request bodies as msgspec Structs: what a client may send, told truthfully.
 
-from __future__ import annotations
+Codes are `Literal`s of the codes in `mediation.codes` (and the court codes in
+`referrals.service`); lengths, patterns and ranges are declared here, so the OpenAPI
+document states them, `api.validation` refuses what breaks them (every bad field named),
+and a request the document calls valid gets past them. What no schema can state stays in
+the services: rules across fields or against stored state (a check character, a time
+before registration, an organisation not on the roster, a decision that does not fit the
+referral's kind), answered 422 or 409 there."""
 
 import datetime as dt
 import uuid
-from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
+from litestar.openapi.spec import OpenAPIType, Schema
 from msgspec import Meta
 
-from mediation.codes import (
-    AGREEMENT_FORMS,
-    DISPUTE_TYPES,
-    FAIL_CHANNELS,
-    ORG_KINDS,
-    PERFORMANCE,
-    PREVENTED,
-    REGION_LEVELS,
-    SATISFACTION,
-    SESSION_METHODS,
-    SOURCES,
-    TIERS,
-)
+from api.messages import N_
+from mediation import codes
+from mediation.idnumbers import PHONE_RE
+from referrals.courts import COURT_CODE_RE, URL_MAX
+from referrals.service import CASE_NO_MAX, DECISIONS, ENTRUSTMENT_KINDS, PROCEDURES
 
-from referrals.schemas import PartyIn  # noqa: F401  (one party body for mediators and courts)
-
-
-def one_of(codes: dict[str, str]) -> Meta:
-    return Meta(description="One of: " + ", ".join(f"`{k}` {v}" for k, v in codes.items()),
-                examples=[next(iter(codes))])
+SUMMARY_MAX = 2000
+TEXT_MAX = 10000
+NAME_MAX = 200
+SHORT_NAME_MAX = 100   # regions and mediators
+ADDRESS_MAX = 500
+PARTIES_MAX = 200
+PERSONS_MAX = 1_000_000
+MONEY_MAX = 999_999_999_999.99
 
 
-Money = Annotated[Decimal, Meta(description='Yuan, two decimals; a JSON string ("3000.00") or number')]
-Time = Annotated[dt.datetime, Meta(description="RFC 3339; without an offset read as Asia/Shanghai")]
-Version = Annotated[int, Meta(description="The dispute version you read; stale answers 409")]
+def one_of(labels: dict[str, str]) -> Meta:
+    return Meta(description="; ".join(f"`{k}` {v}" for k, v in labels.items()))
 
+
+def codes_of(labels: dict[str, str], *, without: tuple[str, ...] = ()) -> object:
+    """The `Literal` of a code table's keys (one source: `mediation.codes`)."""
+    return Literal[tuple(k for k in labels if k not in without)]  # type: ignore[valid-type]
+
+
+# ---------------------------------------------------------------- texts and codes
+
+_CONTROL = r"\x00-\x1f\x7f"
+_INVISIBLE = r"\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
+#: some visible text, and no NUL (summaries and terms keep their line breaks)
+TEXT_RE = r"^[^\x00]*[^\s\x00" + _INVISIBLE + r"][^\x00]*$"
+#: no NUL (optional notes and addresses may be blank)
+NO_NUL_RE = r"^[^\x00]*$"
+#: one line with some visible text: names, case numbers
+NAME_RE = rf"^[^{_CONTROL}]*[^\s{_CONTROL}{_INVISIBLE}][^{_CONTROL}]*$"
+REGION_CODE_RE = r"^(?:[0-9]{6}|[0-9]{9}|[0-9]{12})$"
+ANY_REGION_CODE_RE = r"^(?:[0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$"
+PHONE = PHONE_RE.pattern
+ID_NUMBER_RE = r"^[0-9A-Za-z]{18}$"
+COURT_CODE = COURT_CODE_RE.pattern
+URL_RE = r"^https?://[A-Za-z0-9._~-]+(?::[0-9]{1,4})?(?:[/?#][^\s]*)?$"
+MONEY_RE = r"^[0-9]{1,12}(?:\.[0-9]{1,2})?$"
+MONTH_RE = r"^[0-9]{4}-(?:0[1-9]|1[0-2])$"
+
+#: what each declared pattern means, in words (`api.validation` answers with these)
+PATTERN_MESSAGES: dict[str, str] = {
+    TEXT_RE: N_("must hold some text (not only spaces) and no NUL character"),
+    NO_NUL_RE: N_("must not hold a NUL character"),
+    NAME_RE: N_("must hold some visible text on one line, without control characters"),
+    REGION_CODE_RE: N_("must be a region code of 6, 9 or 12 digits"),
+    ANY_REGION_CODE_RE: N_("must be a region code of 2, 4, 6, 9 or 12 digits"),
+    PHONE: N_("must be a phone number of digits (and dashes)"),
+    ID_NUMBER_RE: N_("must be 18 letters and digits (a resident ID or a unified social credit code)"),
+    COURT_CODE: N_("must be a court code such as 川1325 (province abbreviation and 0, 2 or 4 digits)"),
+    URL_RE: N_("must be an http or https URL"),
+    MONTH_RE: N_("must be a month such as 2026-10"),
+    MONEY_RE: N_("must be an amount in yuan with at most two decimals, such as 3000.00"),
+}
+
+
+def _text(max_length: int, description: str = "", pattern: str = TEXT_RE, min_length: int = 1, **kw) -> Meta:
+    return Meta(min_length=min_length, max_length=max_length, pattern=pattern,
+                description=description or f"At most {max_length:,} characters", **kw)
+
+
+Summary = Annotated[str, _text(SUMMARY_MAX)]
+LongText = Annotated[str, _text(TEXT_MAX)]
+Note = Annotated[str, _text(TEXT_MAX, pattern=NO_NUL_RE, min_length=0)]
+Name = Annotated[str, _text(NAME_MAX, pattern=NAME_RE)]
+ShortName = Annotated[str, _text(SHORT_NAME_MAX, pattern=NAME_RE)]
+Address = Annotated[str, _text(ADDRESS_MAX, pattern=NO_NUL_RE, min_length=0)]
+Phone = Annotated[str, Meta(pattern=PHONE, description="Digits, dashes and an optional leading +",
+                            examples=["138-0000-0001"])]
+RegionCode = Annotated[str, Meta(pattern=REGION_CODE_RE, description="6, 9 or 12 digits (统计用区划代码); answered "
+                                 "in the 12-digit form", examples=["511325101"])]
+CourtCaseNo = Annotated[str, _text(CASE_NO_MAX, pattern=NAME_RE, description="As the court numbers it",
+                                   examples=["(2026)川1325民初123号"])]
+WebhookUrl = Annotated[str, Meta(pattern=URL_RE, max_length=URL_MAX,
+                                 description="http or https URL receiving Standard Webhooks POSTs",
+                                 examples=["https://court.example/tiaojie/webhooks"])]
+Time = Annotated[dt.datetime, Meta(description="RFC 3339; without an offset read as Asia/Shanghai. Not before "
+                                   "2000-01-01 and not more than 5 minutes ahead")]
+Version = Annotated[int, Meta(ge=1, description="The dispute version you read; a stale one answers 409")]
+#: a string or a number; the schema is written out because Litestar drops the constraints of
+#: a union's branches (so the document would not say what `api.validation` enforces)
+Money = Annotated[
+    Annotated[str, Meta(pattern=MONEY_RE)] | Annotated[float, Meta(ge=0, le=MONEY_MAX)] | None,
+    Meta(description='Yuan: a string with at most two decimals ("3000.00") or a number',
+         extra_json_schema={"extra": {"one_of": [
+             Schema(type=OpenAPIType.STRING, pattern=MONEY_RE),
+             Schema(type=OpenAPIType.NUMBER, minimum=0, maximum=MONEY_MAX),
+             Schema(type=OpenAPIType.NULL)]}})]
+Persons = Annotated[int, Meta(ge=1, le=PERSONS_MAX, description="People involved (default: the number of parties)")]
+
+DisputeType = Annotated[codes_of(codes.DISPUTE_TYPES), one_of(codes.DISPUTE_TYPES)]  # type: ignore[valid-type]
+Tier = Annotated[codes_of(codes.TIERS), one_of(codes.TIERS)]  # type: ignore[valid-type]
+
+
+# ---------------------------------------------------------------- registry
 
 class RegionIn(msgspec.Struct):
-    code: Annotated[str, Meta(description="6, 9 or 12 digits (统计用区划代码)", examples=["511325101"])]
-    name: str
-    level: Annotated[str, one_of(REGION_LEVELS)] | None = None
+    code: Annotated[str, Meta(pattern=ANY_REGION_CODE_RE, description="2, 4, 6, 9 or 12 digits (统计用区划代码)",
+                              examples=["511325101"])]
+    name: ShortName
+    level: Annotated[codes_of(codes.REGION_LEVELS), one_of(codes.REGION_LEVELS)] | None = None  # type: ignore[valid-type]
 
 
 class OrgIn(msgspec.Struct):
-    name: str
-    tier: Annotated[str, one_of(TIERS)]
-    kind: Annotated[str, one_of(ORG_KINDS)]
-    region_code: str
+    name: Name
+    tier: Tier
+    kind: Annotated[codes_of(codes.ORG_KINDS), one_of(codes.ORG_KINDS)]  # type: ignore[valid-type]
+    region_code: RegionCode
 
 
 class MediatorIn(msgspec.Struct):
-    name: str
-    phone: str | None = None
+    name: ShortName
+    phone: Phone | None = None
 
 
 class MediatorPatch(msgspec.Struct):
-    name: str | None = None
-    phone: str | None = None
+    name: ShortName | None = None
+    phone: Phone | None = None
     active: bool | None = None
+
+
+class CourtIn(msgspec.Struct):
+    name: Annotated[str, _text(NAME_MAX, pattern=NAME_RE, examples=["西充县人民法院"])]
+    code: Annotated[str, Meta(pattern=COURT_CODE, description="Province abbreviation and 0, 2 or 4 digits",
+                              examples=["川1325"])]
+    region_code: RegionCode
+    webhook_url: WebhookUrl | None = None
+
+
+class CourtPatch(msgspec.Struct):
+    webhook_url: Annotated[WebhookUrl, Meta(description="The new URL (null: the court pulls); setting it "
+                                            "re-enables delivery after a 410")] | None
+
+
+class RosterIn(msgspec.Struct):
+    org_id: uuid.UUID
+
+
+# ---------------------------------------------------------------- disputes
+
+class PartyIn(msgspec.Struct):
+    role: Annotated[codes_of(codes.PARTY_ROLES), one_of(codes.PARTY_ROLES)]  # type: ignore[valid-type]
+    kind: Annotated[codes_of(codes.PARTY_KINDS), one_of(codes.PARTY_KINDS)]  # type: ignore[valid-type]
+    name: Name
+    id_number: Annotated[str, Meta(pattern=ID_NUMBER_RE, description="A person's resident ID (GB 11643) or an "
+                                   "organisation's unified social credit code (GB 32100), check character included")
+                         ] | None = None
+    phone: Phone | None = None
+    address: Address | None = None
+
+
+Parties = Annotated[list[PartyIn], Meta(min_length=1, max_length=PARTIES_MAX)]
 
 
 class DisputeIn(msgspec.Struct):
     org_id: uuid.UUID
-    type: Annotated[str, one_of(DISPUTE_TYPES)]
-    source: Annotated[str, one_of(SOURCES)]
-    summary: Annotated[str, Meta(description="At most 2,000 characters")]
-    parties: list[PartyIn]
-    region_code: str | None = None
+    type: DisputeType
+    source: Annotated[codes_of(codes.SOURCES, without=("court_entrusted",)),  # type: ignore[valid-type]
+                      Meta(description="; ".join(f"`{k}` {v}" for k, v in codes.SOURCES.items()
+                                                 if k != "court_entrusted")
+                           + " (court-entrusted disputes arrive through /court/entrustments)")]
+    summary: Summary
+    parties: Parties
+    region_code: Annotated[RegionCode, Meta(description="Default: the organisation's region; inside its county")
+                           ] | None = None
     registered_at: Time | None = None
-    occurred_on: dt.date | None = None
-    amount: Money | None = None
-    persons_involved: int | None = None
-    deadline: Time | None = None
+    occurred_on: Annotated[dt.date, Meta(description="When the dispute arose; not before 1949-10-01")] | None = None
+    amount: Money = None
+    persons_involved: Persons | None = None
+    deadline: Annotated[Time, Meta(description="Default: registration + 30 days; at most 10 years after it")
+                        ] | None = None
 
 
 class _Transition(msgspec.Struct, kw_only=True):
     version: Version | None = None
-    at: Time | None = None
-    note: str | None = None
+    at: Annotated[Time, Meta(description="The business time of the action (default: now, or the action's own "
+                             "time); not before the dispute's latest move")] | None = None
+    note: Note | None = None
 
 
 class SessionIn(_Transition, kw_only=True):
     held_at: Time
-    method: Annotated[str, one_of(SESSION_METHODS)]
-    mediator_ids: list[uuid.UUID]
-    summary: str
+    method: Annotated[codes_of(codes.SESSION_METHODS), one_of(codes.SESSION_METHODS)]  # type: ignore[valid-type]
+    mediator_ids: Annotated[list[uuid.UUID], Meta(min_length=1, max_length=PARTIES_MAX,
+                                                  description="Active mediators of the organisation holding the "
+                                                              "dispute")]
+    summary: LongText
 
 
 class MoveIn(_Transition, kw_only=True):
     to_org_id: uuid.UUID
-    reason: str
+    reason: LongText
 
 
 class AgreementIn(msgspec.Struct):
-    form: Annotated[str, one_of(AGREEMENT_FORMS)]
-    terms: str
+    form: Annotated[codes_of(codes.AGREEMENT_FORMS), one_of(codes.AGREEMENT_FORMS)]  # type: ignore[valid-type]
+    terms: LongText
     signed_at: Time
-    amount: Money | None = None
-    performance_due: dt.date | None = None
+    amount: Money = None
+    performance_due: Annotated[dt.date, Meta(description="At most 10 years after registration")] | None = None
 
 
 class ResolveIn(_Transition, kw_only=True):
     agreement: AgreementIn
-    prevented: list[Annotated[str, one_of(PREVENTED)]] = []
+    prevented: Annotated[list[Annotated[codes_of(codes.PREVENTED), one_of(codes.PREVENTED)]],  # type: ignore[valid-type]
+                         Meta(max_length=len(codes.PREVENTED) * 4)] = []
 
 
 class FailIn(_Transition, kw_only=True):
-    reason: str
-    channel: Annotated[str, one_of(FAIL_CHANNELS)] | None = None
+    reason: LongText
+    channel: Annotated[codes_of(codes.FAIL_CHANNELS), one_of(codes.FAIL_CHANNELS)] | None = None  # type: ignore[valid-type]
 
 
 class ReasonIn(_Transition, kw_only=True):
-    reason: str
+    reason: LongText
+
+
+_PERFORMANCE = {k: v for k, v in codes.PERFORMANCE.items() if k != "pending"}
 
 
 class PerformanceIn(_Transition, kw_only=True):
-    status: Annotated[str, one_of({k: v for k, v in PERFORMANCE.items() if k != "pending"})]
+    status: Annotated[codes_of(_PERFORMANCE), one_of(_PERFORMANCE)]  # type: ignore[valid-type]
     checked_at: Time
 
 
 class VisitIn(_Transition, kw_only=True):
-    satisfaction: Annotated[str, one_of(SATISFACTION)]
+    satisfaction: Annotated[codes_of(codes.SATISFACTION), one_of(codes.SATISFACTION)]  # type: ignore[valid-type]
 
 
 class ReferIn(_Transition, kw_only=True):
     court_id: uuid.UUID
-    reason: str
+    reason: LongText
 
 
 class ConfirmationIn(_Transition, kw_only=True):
     court_id: uuid.UUID
 
 
+# ---------------------------------------------------------------- reports
+
 class ReportIn(msgspec.Struct, kw_only=True):
     """上报: freeze a region's monthly figures."""
 
-    region: Annotated[str, Meta(description="Region code (6, 9 or 12 digits)", examples=["511325"])]
-    month: Annotated[str, Meta(description="An ended month, YYYY-MM (Asia/Shanghai)", examples=["2026-10"])]
+    region: RegionCode
+    month: Annotated[str, Meta(pattern=MONTH_RE, description="An ended month, YYYY-MM (Asia/Shanghai)",
+                               examples=["2026-10"])]
+
+
+# ---------------------------------------------------------------- the court side
+
+_ALL_DECISIONS = {k: v for kind in DECISIONS.values() for k, v in kind.items()}
+
+
+class AckIn(msgspec.Struct):
+    court_case_no: CourtCaseNo | None = None
+
+
+class DecisionIn(msgspec.Struct):
+    decision: Annotated[codes_of(_ALL_DECISIONS), Meta(  # type: ignore[valid-type]
+        description="litigation referrals: `filed` | `not_filed`; confirmation referrals: `confirmed` | `rejected`")]
+    decided_at: Time
+    court_case_no: Annotated[CourtCaseNo, Meta(description="Required unless the decision is `not_filed`")
+                             ] | None = None
+    note: Note | None = None
+
+
+class EntrustmentIn(msgspec.Struct):
+    court_case_no: CourtCaseNo
+    kind: Annotated[codes_of(ENTRUSTMENT_KINDS), Meta(  # type: ignore[valid-type]
+        description="`pre_filing` 委派调解 (only for cases received before 2025-01-01); `in_litigation` 委托调解")]
+    org_id: Annotated[uuid.UUID, Meta(description="An organisation on the court's roster")]
+    type: DisputeType
+    summary: Summary
+    parties: Parties
+    procedure: Annotated[codes_of(PROCEDURES), Meta(  # type: ignore[valid-type]
+        description="in_litigation only: `ordinary` (15-day limit, the default) or `simple` (7 days)")] | None = None
+    region_code: RegionCode | None = None
+    deadline: Annotated[Time, Meta(description="Overrides the 30/15/7-day limit")] | None = None
+    registered_at: Annotated[Time, Meta(description="When the organisation received the case (default now)")
+                             ] | None = None
+    occurred_on: dt.date | None = None
+    amount: Money = None
+    persons_involved: Persons | None = None

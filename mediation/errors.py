@@ -1,14 +1,36 @@
-"""The domain's one flat exception hierarchy; `api` translates it to problem+json."""
+"""The domain's one flat exception hierarchy; `api` translates it to problem+json.
+
+Every message is a stable key: English text with `{name}` placeholders (gettext's
+convention: the source text is the message id), and the values for those placeholders
+kept apart. `api.messages` translates the key and fills the placeholders at the edge,
+so the same refusal reads in Chinese or English and the keys can be extracted with Babel.
+Write `Invalid.field("deadline", "must be at most {years} years after registration", years=10)`,
+never an f-string, or the key changes with every value and cannot be translated."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
+
+
+def fill(key: str, params: Mapping[str, Any]) -> str:
+    """The key with its placeholders filled (a key without params is returned as is, so a
+    text holding braces is never mistaken for a template)."""
+    return key.format_map(params) if params else key
 
 
 @dataclass(frozen=True)
 class FieldError:
     field: str
-    message: str
+    key: str
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """In English, for logs and the command line."""
+        return fill(self.key, self.params)
 
 
 class DomainError(Exception):
@@ -17,9 +39,11 @@ class DomainError(Exception):
     status = 400
     title = "Bad request"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, detail: str, **params: Any) -> None:
+        self.key = detail
+        self.params = params
+        self.detail = fill(detail, params)
+        super().__init__(self.detail)
 
 
 class NotFound(DomainError):
@@ -58,8 +82,8 @@ class Invalid(DomainError):
         super().__init__(detail or "; ".join(f"{e.field}: {e.message}" for e in self.errors))
 
     @classmethod
-    def field(cls, field: str, message: str) -> Invalid:
-        return cls([FieldError(field, message)])
+    def field(cls, field: str, message: str, **params: Any) -> Invalid:
+        return cls([FieldError(field, message, params)])
 
 
 class RateLimited(DomainError):
@@ -84,8 +108,8 @@ class Collector:
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
 
-    def add(self, field: str, message: str) -> None:
-        self.errors.append(FieldError(field, message))
+    def add(self, field: str, message: str, **params: Any) -> None:
+        self.errors.append(FieldError(field, message, params))
 
     def __bool__(self) -> bool:
         return bool(self.errors)

@@ -227,8 +227,8 @@ def check_business_time(state: DisputeState | None, at: dt.datetime, now: dt.dat
     if floor is not None and at < floor:
         raise Invalid.field(field_name, "must not be before the dispute was registered")
     if state is not None and at < state.last_move_at:
-        raise Invalid.field(field_name, "must not be before the dispute's latest move "
-                            f"({state.last_move_at.isoformat()})")
+        raise Invalid.field(field_name, "must not be before the dispute's latest move ({at})",
+                            at=state.last_move_at.isoformat())
 
 
 def register(command: Register, now: dt.datetime, county_code: str) -> tuple[DisputeState, Event]:

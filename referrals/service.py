@@ -333,8 +333,8 @@ async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> dic
         elif not fields.time_in_bounds(errors, "decided_at", decided_at, now=now):
             pass
         elif decided_at < ref["created_at"]:
-            errors.add("decided_at", "must not be before the referral was made "
-                       f"({clock.local(ref['created_at']).isoformat()})")
+            errors.add("decided_at", "must not be before the referral was made ({at})",
+                       at=clock.local(ref["created_at"]).isoformat())
         errors.raise_if_any()
         row, ref = await _locked(conn, principal, referral_id)
         if ref["status"] == "decided":

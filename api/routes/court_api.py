@@ -16,7 +16,7 @@ from litestar.params import Parameter
 from api.guards import COURT, COURT_SIDE, principal_of, referral_visible
 from api.params import Cursor, IdempotencyKey, Limit, page_size
 from referrals import service
-from referrals.schemas import AckIn, DecisionIn, EntrustmentIn
+from api.schemas import AckIn, DecisionIn, EntrustmentIn
 
 
 def _answer(answer: service.Answer) -> Response[Any]:

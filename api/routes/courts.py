@@ -10,7 +10,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from api.guards import ADMIN, court_exists, principal_of
 from api.params import Cursor, Limit, page_size
 from referrals import courts
-from referrals.schemas import CourtIn, CourtPatch, RosterIn
+from api.schemas import CourtIn, CourtPatch, RosterIn
 
 
 class CourtController(Controller):

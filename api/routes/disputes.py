@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
-from api.guards import READERS, dispute_actionable, dispute_readable, principal_of, roles
+from api.guards import READERS, dispute_actionable, dispute_readable, principal_of, registers_at_own_org, roles
 from api.params import Cursor, IfMatch, Limit, page_size
 from api.schemas import (
     ConfirmationIn,
@@ -49,7 +49,7 @@ class DisputeController(Controller):
     tags = ["disputes"]
     guards = [READERS]
 
-    @post("/", summary="Register a dispute (登记)", guards=[roles("admin", "mediator")])
+    @post("/", summary="Register a dispute (登记)", guards=[roles("admin", "mediator"), registers_at_own_org])
     async def register(self, request: Request, data: DisputeIn) -> dict[str, Any]:
         return await disputes.register(principal_of(request), data)
 
