@@ -98,6 +98,15 @@ def app():
     return create_app(manage_database=False, run_worker=False)
 
 
+@pytest.fixture(scope="session")
+async def served(database_url, pool, tmp_path_factory):
+    """A real `tiaojie serve` on 127.0.0.1, seeded through its API (tests/served.py)."""
+    from tests.served import served_service
+
+    async for service in served_service(database_url, pool, tmp_path_factory.mktemp("served")):
+        yield service
+
+
 @pytest.fixture
 async def client(app, pool):
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
