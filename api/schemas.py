@@ -72,7 +72,7 @@ PATTERN_MESSAGES: dict[str, str] = {
     COURT_CODE: N_("must be a court code such as 川1325 (province abbreviation and 0, 2 or 4 digits)"),
     URL_RE: N_("must be an http or https URL"),
     MONTH_RE: N_("must be a month such as 2026-10"),
-    MONEY_RE: N_("must be an amount in yuan with at most two decimals, such as 3000.00"),
+    MONEY_RE: N_("must be an amount in yuan, not negative, with at most two decimals, such as 3000.00"),
 }
 
 
@@ -145,7 +145,8 @@ class CourtIn(msgspec.Struct):
     name: Annotated[str, _text(NAME_MAX, pattern=NAME_RE, examples=["西充县人民法院"])]
     code: Annotated[str, Meta(pattern=COURT_CODE, description="Province abbreviation and 0, 2 or 4 digits",
                               examples=["川1325"])]
-    region_code: RegionCode
+    region_code: Annotated[str, Meta(pattern=ANY_REGION_CODE_RE, description="The court's region: 2 or 4 digits "
+                                     "for a high or intermediate court, 6 for a basic court", examples=["511325"])]
     webhook_url: WebhookUrl | None = None
 
 

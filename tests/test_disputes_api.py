@@ -252,7 +252,8 @@ async def test_negative_money_is_refused(client, world):
     r = await client.post(f"{API}/{d['id']}/resolve", headers=world.h("village_a1"), json={
         "agreement": {"form": "oral", "terms": "x", "signed_at": NOW.isoformat(), "amount": "-1"}})
     assert r.status_code == 422
-    assert r.json()["errors"] == [{"field": "agreement.amount", "message": "must not be negative"}]
+    assert r.json()["errors"] == [{"field": "agreement.amount", "message": (
+        "must be an amount in yuan, not negative, with at most two decimals, such as 3000.00")}]
 
 
 async def test_performance_and_visit_after_resolution(client, world):

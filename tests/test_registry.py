@@ -80,13 +80,13 @@ async def test_a_duplicate_region_is_409(client, world, form):
 
 
 @pytest.mark.parametrize("body,field,message", [
-    ({"code": "12345", "name": "x"}, "code", "must be a region code of 6, 9 or 12 digits"),
-    ({"code": "51132510120", "name": "x"}, "code", "must be a region code of 6, 9 or 12 digits"),
-    ({"code": "51132a", "name": "x"}, "code", "must be a region code of 6, 9 or 12 digits"),
-    ({"code": "511325101203", "name": ""}, "name", "must be 1 to 100 characters"),
-    ({"code": "511325101203", "name": "村" * 101}, "name", "must be 1 to 100 characters"),
+    ({"code": "12345", "name": "x"}, "code", "must be a region code of 2, 4, 6, 9 or 12 digits"),
+    ({"code": "51132510120", "name": "x"}, "code", "must be a region code of 2, 4, 6, 9 or 12 digits"),
+    ({"code": "51132a", "name": "x"}, "code", "must be a region code of 2, 4, 6, 9 or 12 digits"),
+    ({"code": "511325101203", "name": ""}, "name", "must not be empty"),
+    ({"code": "511325101203", "name": "村" * 101}, "name", "must be at most 100 characters"),
     ({"code": "511325101203", "name": "x", "level": "galaxy"}, "level",
-     "must be one of province, city, county, township, village"),
+     "must be one of city, county, province, township, village"),
     ({"code": "511325101203", "name": "x", "level": "county"}, "level", "code 511325101203 cannot be a county"),
     ({"code": "000000", "name": "x"}, "level", "code 000000000000 cannot be a province"),
 ])
