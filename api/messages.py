@@ -33,7 +33,7 @@ DOMAIN = "messages"
 KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "N_": None, "add": (2,), "field": (2,), "NotFound": None, "Forbidden": None, "Conflict": None,
     "StaleVersion": None, "Unauthorized": None, "Malformed": None, "NotAuthorizedException": None,
-    "DomainError": None,
+    "DomainError": None, "RateLimited": None,
 }
 
 

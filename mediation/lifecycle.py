@@ -333,7 +333,7 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
             ends = confirmation_window_ends(signed, command.calendar)
             if at > ends:
                 raise Conflict("judicial confirmation must be applied for within 30 days of the agreement "
-                               f"(the period ended {ends.isoformat()})")
+                               "(the period ended {ends})", ends=ends.isoformat())
             return Event("confirmation_applied", at, **here, detail={
                 "referral_id": str(command.referral_id), "court_id": str(command.court_id)})
         case AssessRisk():

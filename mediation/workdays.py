@@ -267,8 +267,8 @@ async def read_year(year: int) -> LoadedYear:
     async with db.connection() as conn:
         loaded = await year_of(conn, year) if YEAR_MIN <= year <= YEAR_MAX else None
     if loaded is None:
-        raise NotFound(f"the calendar of {year} is not loaded; import the State Council's notice for it "
-                       "with `tiaojie calendar import FILE`")
+        raise NotFound("the calendar of {year} is not loaded; import the State Council's notice for it "
+                       "with `tiaojie calendar import FILE`", year=year)
     return loaded
 
 

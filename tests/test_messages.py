@@ -4,6 +4,7 @@ no library wording reaches a client. Pure tests (no database) come first."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from api import messages
 from api.messages import KEYWORDS, negotiate, translate
 from tests.conftest import dispute_body
 
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
 
@@ -31,7 +33,8 @@ def extracted_keys() -> set[str]:
 def test_every_extracted_message_has_a_chinese_translation():
     keys = extracted_keys()
     assert len(keys) > 80
-    missing = sorted(k for k in keys if k not in messages.catalogue("zh"))
+    # the pages' own texts are written in Chinese (pages are always Chinese): their own translation
+    missing = sorted(k for k in keys if k not in messages.catalogue("zh") and not CHINESE.search(k))
     assert missing == [], ("add their Chinese to api/locale/zh/LC_MESSAGES/messages.po "
                            "(api/messages.py says how)")
 
