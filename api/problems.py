@@ -285,14 +285,16 @@ async def problem_page(request: Request, slug: str) -> Response:
 def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
     """The error statuses an operation can answer, from what it declares: a token (401),
     guards (403), path parameters (404), a body (413, 400), any input (422), a change
-    (409), the database (503); `opt={"problems": [...]}` adds others (e.g. 429)."""
+    by a caller with a token (409), the database (503); `opt={"problems": [...]}` adds
+    others (e.g. 429)."""
     method = next(iter(handler.http_methods))
     has_body = "data" in handler.parsed_fn_signature.parameters
     inputs = has_body or bool(route.path_parameters) or any(
         name not in ("request", "data", "self") for name in handler.parsed_fn_signature.parameters)
     api = route.path.startswith("/api/")
+    signed = api and not handler.opt.get("exclude_from_auth")
     statuses = set(handler.opt.get("problems", ()))
-    if api and not handler.opt.get("exclude_from_auth"):
+    if signed:
         statuses.add(401)
     if handler.resolve_guards():
         statuses.add(403)
@@ -302,7 +304,7 @@ def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
         statuses |= {400, 413}
     if inputs:
         statuses.add(422)
-    if method in ("POST", "PUT", "PATCH", "DELETE"):
+    if signed and method in ("POST", "PUT", "PATCH", "DELETE"):
         statuses.add(409)
     if api:
         statuses.add(503)

@@ -18,7 +18,6 @@ from msgspec import Meta
 
 from api.messages import N_
 from mediation import codes
-from mediation.idnumbers import PHONE_RE
 from referrals.courts import COURT_CODE_RE, URL_MAX
 from referrals.service import CASE_NO_MAX, DECISIONS, ENTRUSTMENT_KINDS, PROCEDURES
 
@@ -43,17 +42,22 @@ def codes_of(labels: dict[str, str], *, without: tuple[str, ...] = ()) -> object
 
 # ---------------------------------------------------------------- texts and codes
 
-_CONTROL = r"\x00-\x1f\x7f"
-_INVISIBLE = r"\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
-#: some visible text, and no NUL (summaries and terms keep their line breaks)
-TEXT_RE = r"^[^\x00]*[^\s\x00" + _INVISIBLE + r"][^\x00]*$"
-#: no NUL (optional notes and addresses may be blank)
-NO_NUL_RE = r"^[^\x00]*$"
+#: the control characters (Cc): none in a name or an address; a text keeps line breaks and tabs
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_TEXT_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+#: what `mediation.fields.INVISIBLE` removes from names (zero-width and bidi controls)
+INVISIBLE = r"\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+#: some visible text; line breaks and tabs kept, no other control character (summaries, terms)
+TEXT_RE = rf"^[^{_TEXT_CONTROL}]*[^\s{_TEXT_CONTROL}{INVISIBLE}][^{_TEXT_CONTROL}]*$"
+#: may be blank; line breaks and tabs kept (notes)
+NOTE_RE = rf"^[^{_TEXT_CONTROL}]*$"
 #: one line with some visible text: names, case numbers
-NAME_RE = rf"^[^{_CONTROL}]*[^\s{_CONTROL}{_INVISIBLE}][^{_CONTROL}]*$"
+NAME_RE = rf"^[\s{INVISIBLE}]*[^{_CONTROL}]*[^\s{_CONTROL}{INVISIBLE}][^{_CONTROL}]*[\s{INVISIBLE}]*$"
+#: one line, may be blank (addresses)
+LINE_RE = rf"^[^{_CONTROL}]*$"
 REGION_CODE_RE = r"^(?:[0-9]{6}|[0-9]{9}|[0-9]{12})$"
 ANY_REGION_CODE_RE = r"^(?:[0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$"
-PHONE = PHONE_RE.pattern
+PHONE = r"^[ -]*\+?(?:[ -]*[0-9]){7,15}[ -]*$"
 ID_NUMBER_RE = r"^\s*[0-9A-Za-z]{18}\s*$"
 COURT_CODE = COURT_CODE_RE.pattern
 URL_RE = r"^https?://[A-Za-z0-9._~-]+(?::[0-9]{1,4})?(?:[/?#][^\s]*)?$"
@@ -62,12 +66,13 @@ MONTH_RE = r"^[0-9]{4}-(?:0[1-9]|1[0-2])$"
 
 #: what each declared pattern means, in words (`api.validation` answers with these)
 PATTERN_MESSAGES: dict[str, str] = {
-    TEXT_RE: N_("must hold some text (not only spaces) and no NUL character"),
-    NO_NUL_RE: N_("must not hold a NUL character"),
+    TEXT_RE: N_("must hold some text (not only spaces) and no control characters other than line breaks and tabs"),
+    NOTE_RE: N_("must not hold control characters other than line breaks and tabs"),
     NAME_RE: N_("must hold some visible text on one line, without control characters"),
+    LINE_RE: N_("must be one line without control characters"),
     REGION_CODE_RE: N_("must be a region code of 6, 9 or 12 digits"),
     ANY_REGION_CODE_RE: N_("must be a region code of 2, 4, 6, 9 or 12 digits"),
-    PHONE: N_("must be a phone number of digits (and dashes)"),
+    PHONE: N_("must be a phone number: 7 to 15 digits, optionally a leading +, spaces and dashes allowed"),
     ID_NUMBER_RE: N_("must be 18 letters and digits (a resident ID or a unified social credit code)"),
     COURT_CODE: N_("must be a court code such as 川1325 (province abbreviation and 0, 2 or 4 digits)"),
     URL_RE: N_("must be an http or https URL"),
@@ -83,12 +88,12 @@ def _text(max_length: int, description: str = "", pattern: str = TEXT_RE, min_le
 
 Summary = Annotated[str, _text(SUMMARY_MAX)]
 LongText = Annotated[str, _text(TEXT_MAX)]
-Note = Annotated[str, _text(TEXT_MAX, pattern=NO_NUL_RE, min_length=0)]
+Note = Annotated[str, _text(TEXT_MAX, pattern=NOTE_RE, min_length=0)]
 Name = Annotated[str, _text(NAME_MAX, pattern=NAME_RE)]
 ShortName = Annotated[str, _text(SHORT_NAME_MAX, pattern=NAME_RE)]
-Address = Annotated[str, _text(ADDRESS_MAX, pattern=NO_NUL_RE, min_length=0)]
-Phone = Annotated[str, Meta(pattern=PHONE, description="Digits, dashes and an optional leading +",
-                            examples=["138-0000-0001"])]
+Address = Annotated[str, _text(ADDRESS_MAX, pattern=LINE_RE, min_length=0)]
+Phone = Annotated[str, Meta(pattern=PHONE, description="7 to 15 digits, an optional leading +, spaces and dashes; "
+                            "answered without the spaces and dashes", examples=["138-0000-0001"])]
 RegionCode = Annotated[str, Meta(pattern=REGION_CODE_RE, description="6, 9 or 12 digits (统计用区划代码); answered "
                                  "in the 12-digit form", examples=["511325101"])]
 CourtCaseNo = Annotated[str, _text(CASE_NO_MAX, pattern=NAME_RE, description="As the court numbers it",

@@ -443,7 +443,8 @@ async def test_nul_in_query_and_names_is_refused_not_crashed(client, world, disp
     r = await client.post(f"{API}/disputes/{dispute['id']}/withdraw", json={"reason": "\u0000"},
                           headers=world.h("village_a1"))
     assert assert_problem(r, 422)["errors"] == [
-        {"field": "reason", "message": "must hold some text (not only spaces) and no NUL character"}]
+        {"field": "reason", "message": "must hold some text (not only spaces) and no control characters other than "
+                                       "line breaks and tabs"}]
     r = await client.post(f"{API}/disputes", json=dispute_body(world, summary="a\u0000b", parties=[
         {"role": "applicant", "kind": "person", "name": "张\u0000三"}]), headers=world.h("village_a1"))
     assert fields(assert_problem(r, 422)) == ["summary", "parties[0].name"]

@@ -43,10 +43,10 @@ async def test_a_name_with_an_invisible_character_is_found_by_the_plain_name(cli
 
 
 @pytest.mark.parametrize(("name", "message"), [
-    ("张\n三", "must be one line without control characters"),
+    ("张\n三", "must hold some visible text on one line, without control characters"),
     ("张三\t", "is fine"),          # outer whitespace is trimmed
-    ("张\x07三", "must be one line without control characters"),
-    (f"{ZWSP}{RLO}", "must be a non-empty text"),
+    ("张\x07三", "must hold some visible text on one line, without control characters"),
+    (f"{ZWSP}{RLO}", "must hold some visible text on one line, without control characters"),
 ])
 async def test_control_characters_in_names_are_refused(client, world, name, message):
     r = await client.post(f"{API}/disputes", json=dispute_body(world, parties=[party(name)]),
@@ -64,7 +64,8 @@ async def test_summaries_and_terms_keep_line_breaks_and_refuse_other_controls(cl
     r = await client.post(f"{API}/disputes", json=dispute_body(world, summary="响铃\x07"), headers=world.h("village_a1"))
     assert r.status_code == 422
     assert r.json()["errors"] == [{"field": "summary",
-                                   "message": "must not contain control characters other than line breaks and tabs"}]
+                                   "message": "must hold some text (not only spaces) and no control characters "
+                                              "other than line breaks and tabs"}]
     r = await client.post(f"{API}/disputes/{d['id']}/resolve", headers=world.h("village_a1"), json={
         "agreement": {"form": "written", "terms": "一、赔偿三千元；\n二、互不追究。", "signed_at": d["registered_at"]}})
     assert r.status_code == 200, r.text

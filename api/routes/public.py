@@ -45,7 +45,7 @@ async def answer(request: Request, case_no: object, code: object) -> lookup.Look
 
 
 @post("/api/v1/public/lookup", summary="The parties' lookup: where a case stands (no token)", tags=["public"],
-      exclude_from_auth=True, status_code=200, security=[],
+      exclude_from_auth=True, status_code=200, security=[], opt={"problems": [404, 429]},
       description="Unknown case and wrong code both answer the same 404. More than 5 failures for one case "
                   "number, or 30 from one address, in an hour answer 429 with Retry-After. Every lookup is audited.")
 async def public_lookup(request: Request, data: LookupIn) -> LookupOut:
