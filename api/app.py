@@ -106,7 +106,8 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
                                                             "^/static", "^/ui", "^/$",
                                                             "^/favicon", "^/problems/"])
     app = Litestar(
-        route_handlers=[api, healthz, readyz, metrics, favicon, public_lookup, problem_page, static_router, *page_handlers()],
+        route_handlers=[api, healthz, readyz, metrics, favicon, public_lookup, problem_page, static_router,
+                        *page_handlers()],
         middleware=[request_context_middleware, metrics_middleware, auth],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
