@@ -62,7 +62,9 @@ async def test_a_frozen_month_keeps_its_figures_and_shows_late_records_as_differ
     assert report["frozen"]["counts"]["litigation_filed"] == 0 and report["live"]["counts"]["litigation_filed"] == 1
     assert report["differences"]["counts"]["litigation_filed"] == 1
     assert report["differences"]["counts"]["received"] == 1 and report["differences"]["counts"]["entrusted_received"] == 1
-    assert report["differences"]["changed"] == ["received", "open_at_end", "entrusted_received", "litigation_filed"]
+    # the entrusted case shares a party's ID number with the October dispute: yellow (repeat) at the end
+    assert set(report["differences"]["changed"]) == {"received", "open_at_end", "entrusted_received",
+                                                     "litigation_filed", "yellow_at_end"}
     assert report["differences"]["counts"]["agreement_amount"] == "0.00"
 
 
