@@ -197,6 +197,9 @@ class DisputeIn(msgspec.Struct):
     persons_involved: Persons | None = None
     deadline: Annotated[Time, Meta(description="Default: registration + 30 days; at most 10 years after it")
                         ] | None = None
+    risk_reasons: Annotated[list[Literal["criminal_risk", "suicide_risk", "group_petition_risk", "group_fight_risk"]],
+                            Meta(max_length=10, description="Intake risks a person sees (the first risk "
+                                 "assessment)")] | None = None
 
 
 class _Transition(msgspec.Struct, kw_only=True):

@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 
-from mediation import audit, clock, db, fields, lifecycle, reports, signals
+from mediation import audit, clock, db, early_warning, fields, lifecycle, reports, signals
 from mediation.access import Principal
 from mediation.codes import (
     AGREEMENT_FORMS,
@@ -154,6 +154,7 @@ def dispute_dict(row, parties, events=None, referrals=(), *, reveal: bool = Fals
         "agreement": agreement_dict(row), "court_case_no": row["court_case_no"],
         "referrals": [referral_dict(r) for r in referrals],
     }
+    out.update(early_warning.answer_fields(row))
     if events is not None:
         out["events"] = [event_dict(e) for e in events]
     return out
@@ -166,7 +167,7 @@ async def _load(conn: asyncpg.Connection, dispute_id: uuid.UUID, *, lock: bool =
 
 #: a dispute with its parties, timeline and referrals in one round trip
 FULL_DISPUTE = f"""
-    SELECT {DISPUTE_COLUMNS},
+    SELECT {DISPUTE_COLUMNS}, {early_warning.ANSWER_COLUMNS},
         (SELECT coalesce(json_agg(json_build_object('role', p.role, 'kind', p.kind, 'name', p.name,
                 'id_number', p.id_number, 'phone', p.phone, 'address', p.address) ORDER BY p.position), '[]')
          FROM dispute_parties p WHERE p.dispute_id = d.id) AS parties_json,
@@ -232,6 +233,7 @@ class ListFilters:
     registered_to: str | None = None
     concluded_from: str | None = None
     concluded_to: str | None = None
+    risk: str | None = None        # red | yellow (yellow means yellow or red)
 
 
 #: the list's period filters: `{name}_from` / `{name}_to` bound the column `{name}_at`
@@ -254,6 +256,7 @@ async def list_disputes(principal: Principal, filters: ListFilters, *, limit: in
         errors.add("q", "must be at most 200 characters")
     periods = {name: fields.period(errors, name, getattr(filters, f"{name}_from"), getattr(filters, f"{name}_to"))
                for name in PERIODS}
+    fields.code(errors, "risk", filters.risk, {"red": "", "yellow": ""}, required=False)
     errors.raise_if_any()
 
     args: list = []
@@ -279,7 +282,11 @@ async def list_disputes(principal: Principal, filters: ListFilters, *, limit: in
         if filters.overdue:
             args.append(clock.now())
             conds.append(f"d.status = 'open' AND d.deadline < ${len(args)}")
-        page = await keyset_page(conn, select=DISPUTE_COLUMNS, source="disputes d", where=" AND ".join(conds),
+        if filters.risk:
+            args.extend([clock.now(), early_warning.levels_at_or_above(filters.risk)])
+            conds.append(f"{early_warning.level_filter('d', f'${len(args) - 1}')} = ANY(${len(args)}::text[])")
+        page = await keyset_page(conn, select=f"{DISPUTE_COLUMNS}, {early_warning.ANSWER_COLUMNS}",
+                                 source="disputes d", where=" AND ".join(conds),
                                  args=args, keyset=newest_first("registered_at", "d"), limit=limit, cursor=cursor)
         rows = page.rows
         ids = [r["id"] for r in rows]
@@ -320,6 +327,7 @@ class Registration:
     court_case_no: str | None = None
     entrustment_kind: str | None = None        # pre_filing | in_litigation (court-entrusted only)
     entrustment_procedure: str | None = None   # ordinary | simple
+    risk_reasons: tuple[str, ...] = ()         # intake risks: the first assessment
 
 
 def validate_registration(data: Any, *, court_entrusted: bool = False) -> Registration:
@@ -351,10 +359,11 @@ def validate_registration(data: Any, *, court_entrusted: bool = False) -> Regist
     if fields.time_in_bounds(errors, "registered_at", registered_at, now=now):
         fields.deadline_in_bounds(errors, "deadline", deadline, registered_at or now)
         fields.occurred_in_bounds(errors, "occurred_on", occurred_on, registered_at or now)
+    intake = early_warning.intake_reasons(errors, getattr(data, "risk_reasons", None))
     errors.raise_if_any()
     return Registration(org_id=org_id, type=dtype, source=source, summary=summary, parties=parties,
                         region_code=region_code, registered_at=registered_at, occurred_on=occurred_on,
-                        amount=amount, persons_involved=persons, deadline=deadline)
+                        amount=amount, persons_involved=persons, deadline=deadline, risk_reasons=intake)
 
 
 async def _org_ref(conn: asyncpg.Connection, org_id: uuid.UUID, field: str) -> lifecycle.OrgRef:
@@ -372,10 +381,14 @@ async def register(principal: Principal, data: Any) -> dict[str, Any]:
     if not principal.may_act_on_dispute(org_id=reg.org_id):
         raise Forbidden("a mediator registers disputes only at their own organisation")
     async with db.transaction() as conn:
-        written = await insert_dispute(conn, principal, reg)
-    # answered from what was written: no read-back round trips (a new dispute has no referrals)
-    return dispute_dict(written.row, [dataclasses.asdict(p) for p in reg.parties], [written.event], (),
-                        reveal=False)
+        written = await insert_dispute(conn, principal, reg,
+                                       event_detail=early_warning.intake_event_detail(reg.risk_reasons))
+        judged = await early_warning.answer_of(conn, written.row["id"])  # repeat looks at other disputes
+    # answered from what was written (a new dispute has no referrals)
+    out = dispute_dict(written.row, [dataclasses.asdict(p) for p in reg.parties], [written.event], (),
+                       reveal=False)
+    out.update(judged)
+    return out
 
 
 @dataclass(frozen=True)

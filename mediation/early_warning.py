@@ -114,16 +114,6 @@ def validate_assessment(errors: Collector, level: Any, reasons: Any, *, level_fi
     return lv, tuple(dict.fromkeys(out))
 
 
-def intake_detail(reasons: Any, errors: Collector) -> dict[str, Any]:
-    """Registration's `risk_reasons` as the first assessment, for the first event's detail."""
-    out: list[str] = []
-    for i, code in enumerate(reasons or ()):
-        if fields.code(errors, f"risk_reasons[{i}]", code, risk.INTAKE_RISKS) is not None:
-            out.append(code)
-    out = list(dict.fromkeys(out))
-    return {"risk_level": INTAKE_LEVEL, "risk_reasons": out} if out else {}
-
-
 async def build_assessment(conn: asyncpg.Connection, data: Any, state: lifecycle.DisputeState) -> lifecycle.AssessRisk:
     """`POST /disputes/{id}/risk {level, reasons?, note?}`."""
     errors = Collector()
@@ -272,3 +262,43 @@ def first_red_sql(d: str = "d") -> str:
 #: first red; the statistics' scan includes these besides the received, concluded and open)
 ASSESSED_IN_PERIOD = ("d.id IN (SELECT x.dispute_id FROM dispute_events x WHERE x.kind = 'risk_assessed' "
                       "AND x.at >= {s} AND x.at < {e})")
+
+
+# ---------------------------------------------------------------- what every dispute answers
+
+#: the columns `answer_fields` reads beside the dispute's own (status, source, persons, deadline)
+ANSWER_COLUMNS = f"d.deadline_rule, d.calendar_missing, {facts_sql('d')}"
+
+
+def answer_fields(row: Any, at: dt.datetime | None = None) -> dict[str, Any]:
+    """`risk`, `deadline_rule` and `calendar_missing` of a row read with `ANSWER_COLUMNS`
+    (nothing when the row was read without them)."""
+    if "risk_repeat" not in row.keys():
+        return {}
+    return {"risk": risk_dict(risk_of(row, at or clock.now())), "deadline_rule": row["deadline_rule"],
+            "calendar_missing": row["calendar_missing"]}
+
+
+async def answer_of(conn: asyncpg.Connection, dispute_id: uuid.UUID) -> dict[str, Any]:
+    row = await conn.fetchrow(f"SELECT d.id, d.status, d.source, d.persons_involved, d.deadline, d.registered_at, "
+                              f"{ANSWER_COLUMNS} FROM disputes d WHERE d.id = $1", dispute_id)
+    return answer_fields(row)
+
+
+def intake_reasons(errors: Collector, reasons: Any) -> tuple[str, ...]:
+    """Registration's `risk_reasons` (intake risks), each checked."""
+    if reasons is None:
+        return ()
+    if not isinstance(reasons, list | tuple):
+        errors.add("risk_reasons", "must be a list of intake risks")
+        return ()
+    out: list[str] = []
+    for i, code in enumerate(reasons):
+        if fields.code(errors, f"risk_reasons[{i}]", code, risk.INTAKE_RISKS) is not None:
+            out.append(code)
+    return tuple(dict.fromkeys(out))
+
+
+def intake_event_detail(reasons: tuple[str, ...]) -> dict[str, Any]:
+    """The first event's detail for intake risks: they count as the first assessment."""
+    return {"risk_level": INTAKE_LEVEL, "risk_reasons": list(reasons)} if reasons else {}

@@ -161,3 +161,43 @@ async def test_who_reads_warnings(client, world):
     assert r.status_code == 403
     r = await client.get(f"{API}/warnings", params={"level": "green"}, headers=world.h("admin"))
     assert r.status_code in (400, 422)
+
+
+# ---------------------------------------------------------------- every dispute answers its risk
+
+async def test_every_dispute_answers_its_risk_and_deadline_rule(client, world):
+    d = await register(client, world, registered_at=REG, risk_reasons=["group_fight_risk"], persons_involved=6)
+    assert d["risk"] == {"level": "red", "assessed": "red", "reasons": ["group_fight_risk", "group"]}
+    assert (d["deadline_rule"], d["calendar_missing"]) == ("calendar_days", False)
+    assert d["events"][0]["detail"]["risk_reasons"] == ["group_fight_risk"]
+    r = await assess(client, world, d, level="green", at="2026-11-19T08:00:00+08:00")
+    assert r.json()["risk"] == {"level": "yellow", "assessed": "green", "reasons": ["group"]}
+    got = (await client.get(f"{API}/disputes/{d['id']}", headers=world.h("village_a1"))).json()
+    assert got["risk"] == {"level": "yellow", "assessed": "green", "reasons": ["group"]}
+    plain = await register(client, world, "village_b1", registered_at=REG,
+                           parties=[{"role": "applicant", "kind": "person", "name": "王五"}])
+    assert plain["risk"] == {"level": "green", "assessed": None, "reasons": []}
+    listed = (await client.get(f"{API}/disputes", headers=world.h("bureau_county"))).json()["items"]
+    assert {i["case_no"]: i["risk"]["level"] for i in listed} == {d["case_no"]: "yellow", plain["case_no"]: "green"}
+
+
+async def test_lists_filter_by_risk(client, world):
+    red = await register(client, world, registered_at=REG, persons_involved=30)
+    yellow = await register(client, world, registered_at=REG, source="petition")
+    await register(client, world, "village_b1", registered_at=REG,
+                   parties=[{"role": "applicant", "kind": "person", "name": "王五"}])
+    h = world.h("bureau_county")
+    got = (await client.get(f"{API}/disputes", params={"risk": "red"}, headers=h)).json()
+    assert [i["case_no"] for i in got["items"]] == [red["case_no"]] and got["total"] == 1
+    got = (await client.get(f"{API}/disputes", params={"risk": "yellow"}, headers=h)).json()
+    assert sorted(i["case_no"] for i in got["items"]) == sorted([red["case_no"], yellow["case_no"]])
+    r = await client.get(f"{API}/disputes", params={"risk": "green"}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "risk"
+
+
+async def test_a_bad_intake_risk_is_refused_naming_it(client, world):
+    r = await client.post(f"{API}/disputes", headers=world.h("village_a1"), json={
+        "org_id": str(world.orgs["village_a1"]), "type": "neighbor", "source": "application", "summary": "纠纷",
+        "parties": [{"role": "applicant", "kind": "person", "name": "王五"}], "risk_reasons": ["overdue"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "risk_reasons[0]"
+    assert await count("SELECT count(*) FROM disputes") == 0

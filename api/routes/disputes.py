@@ -60,11 +60,13 @@ class DisputeController(Controller):
                    overdue: bool = False, source: str | None = None,
                    registered_from: PeriodFrom = None, registered_to: PeriodTo = None,
                    concluded_from: PeriodFrom = None, concluded_to: PeriodTo = None,
+                   risk: Annotated[str | None, Parameter(
+                       description="red, or yellow (yellow and red): the effective risk level now")] = None,
                    limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
         filters = disputes.ListFilters(status=status, type=type, org_id=org_id, region=region, q=q,
                                        overdue=overdue, source=source, registered_from=registered_from,
                                        registered_to=registered_to, concluded_from=concluded_from,
-                                       concluded_to=concluded_to)
+                                       concluded_to=concluded_to, risk=risk)
         return await disputes.list_disputes(principal_of(request), filters, limit=page_size(limit), cursor=cursor)
 
     @get("/{dispute_id:uuid}", summary="One dispute with its timeline", guards=[dispute_readable])
