@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from mediation import clock, db, disputes, fields, lifecycle, signals, workdays
+from mediation import clock, db, disputes, early_warning, fields, lifecycle, signals, workdays
 from mediation.access import Principal
 from mediation.codes import STATUSES
 from mediation.errors import Collector, Conflict, Forbidden, Invalid, NotFound
@@ -148,7 +148,8 @@ async def _disputes_in_full(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> d
     """Disputes with parties unmasked and their timelines, four queries for any number."""
     if not ids:
         return {}
-    rows = await conn.fetch(f"SELECT {ENTRUSTED_COLUMNS} FROM disputes d WHERE d.id = ANY($1::uuid[])", ids)
+    rows = await conn.fetch(f"SELECT {ENTRUSTED_COLUMNS}, {early_warning.ANSWER_COLUMNS} FROM disputes d "
+                            "WHERE d.id = ANY($1::uuid[])", ids)
     parties = await conn.fetch(
         "SELECT * FROM dispute_parties WHERE dispute_id = ANY($1::uuid[]) ORDER BY dispute_id, position", ids)
     events = await conn.fetch(
@@ -426,6 +427,9 @@ def _entrustment_view(row) -> dict[str, Any]:
     agreement = disputes.agreement_dict(row)
     if agreement is not None:
         out["agreement"] = agreement
+    judged = early_warning.answer_fields(row)  # the court sees the risk of what it entrusted
+    if judged:
+        out["risk"] = judged["risk"]
     return out
 
 
@@ -444,7 +448,8 @@ async def get_entrustment(principal: Principal, dispute_id: uuid.UUID) -> dict[s
     args: list[Any] = [dispute_id]
     where = _entrustment_filter(principal, args)
     async with db.connection() as conn:
-        row = await conn.fetchrow(f"SELECT {ENTRUSTED_COLUMNS} FROM disputes d WHERE d.id = $1 AND {where}", *args)
+        row = await conn.fetchrow(f"SELECT {ENTRUSTED_COLUMNS}, {early_warning.ANSWER_COLUMNS} FROM disputes d "
+                                  f"WHERE d.id = $1 AND {where}", *args)
     if row is None:
         raise NotFound(f"entrustment {dispute_id} not found")
     return _entrustment_view(row)

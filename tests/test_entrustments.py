@@ -258,7 +258,7 @@ async def test_court_reads_the_result_of_its_entrustment(client, world, court):
     assert r.json() == {"dispute_id": d["id"], "case_no": d["case_no"], "court_case_no": "(2026)川1325民初123号",
                         "kind": "in_litigation", "procedure": "ordinary", "status": "open",
                         "org_id": str(world.orgs["village_a1"]), "registered_at": d["registered_at"],
-                        "deadline": d["deadline"]}
+                        "deadline": d["deadline"], "risk": {"level": "green", "assessed": None, "reasons": []}}
     signed = clock.now() - dt.timedelta(hours=1)
     r = await client.post(f"{API}/disputes/{d['id']}/resolve", json={"agreement": {
         "form": "written", "terms": "赵六于五日内支付货款8000元", "signed_at": signed.isoformat(), "amount": 8000}},

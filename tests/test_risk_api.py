@@ -201,3 +201,24 @@ async def test_a_bad_intake_risk_is_refused_naming_it(client, world):
         "parties": [{"role": "applicant", "kind": "person", "name": "王五"}], "risk_reasons": ["overdue"]})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "risk_reasons[0]"
     assert await count("SELECT count(*) FROM disputes") == 0
+
+
+async def test_the_court_sees_the_risk_of_a_referred_dispute(client, world):
+    from tests.court_helpers import make_court
+
+    court = await make_court(client, world, roster=["village_a1"])
+    d = await register(client, world, registered_at=REG, persons_involved=30)
+    r = await client.post(f"{API}/disputes/{d['id']}/refer", json={"court_id": court.id, "reason": "起诉"},
+                          headers=world.h("village_a1"))
+    assert r.status_code == 200, r.text
+    [ref] = r.json()["referrals"]
+    got = (await client.get(f"{API}/court/referrals/{ref['id']}", headers=court.h)).json()
+    assert got["dispute"]["risk"] == {"level": "green", "assessed": None, "reasons": []}  # concluded: referred
+    e = await client.post(f"{API}/court/entrustments", headers=court.h, json={
+        "court_case_no": "(2026)川1325民初9号", "kind": "in_litigation", "org_id": str(world.orgs["village_a1"]),
+        "type": "contract", "summary": "委托调解", "persons_involved": 40,
+        "parties": [{"role": "applicant", "kind": "person", "name": "王五"}]})
+    assert e.status_code == 201, e.text
+    assert e.json()["risk"]["level"] == "red"
+    entrusted = (await client.get(f"{API}/court/entrustments/{e.json()['id']}", headers=court.h)).json()
+    assert entrusted["risk"] == {"level": "red", "assessed": None, "reasons": ["large_group", "group"]}
