@@ -70,7 +70,7 @@ class ReportController(Controller):
     tags = ["statistics"]
     guards = [STATS_READERS]
 
-    @post("/", summary="Freeze a region's ended month (上报)", status_code=201)
+    @post("/", summary="Freeze a region's ended month (上报)", status_code=201, opt={"problems": [404]})
     async def freeze(self, request: Request, data: ReportIn) -> reports.Report:
         return await reports.freeze(principal_of(request), data.region, data.month)
 
