@@ -93,8 +93,10 @@ async def migrate(url: str, *, quiet: bool = True) -> None:
         await lock_conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
         out = io.StringIO()
         redirect = contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext()
+        # one transaction: each migration's DDL (migrations.sql.run_sql) and Piccolo's record of it commit together
         with redirect:
-            result = await run_forwards(app_name="tiaojie", migration_id="all")
+            async with DB.transaction():
+                result = await run_forwards(app_name="tiaojie", migration_id="all")
         if not result.success:
             raise RuntimeError(f"migration failed: {result.message}\n{out.getvalue()}")
     finally:

@@ -12,7 +12,6 @@ from mediation.errors import Collector, Invalid, NotFound
 from mediation.idnumbers import mask_phone
 from mediation.pagination import Keyset, keyset_page
 from mediation.regions import canonical, filter_prefix
-from mediation.tables import Mediator, Org
 
 ORG_COLUMNS = "o.id, o.name, o.tier, o.kind, o.region_code, o.county_code, o.created_at, r.name AS region_name"
 
@@ -50,12 +49,13 @@ async def create_org(principal: Principal, *, name: str, tier: str, kind: str, r
         if region["level"] != TIER_REGION_LEVEL[tier]:
             raise Invalid.field("region_code", f"a {tier}-tier organisation sits in a {TIER_REGION_LEVEL[tier]} region, "
                                 f"not a {region['level']}")
-        org = Org(id=uuid.uuid4(), name=name, tier=tier, kind=kind, region_code=code12,
-                  county_code=code12[:6])
-        await Org.insert(org).run()
-        await audit.record(conn, actor=principal.actor, action="org.create", entity="org", entity_id=org.id,
-                           detail={"name": org.name, "tier": tier, "kind": kind, "region_code": code12})
-    return await get_org(principal, org.id)
+        org_id = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO orgs (id, name, tier, kind, region_code, county_code) VALUES ($1, $2, $3, $4, $5, $6)",
+            org_id, name, tier, kind, code12, code12[:6])
+        await audit.record(conn, actor=principal.actor, action="org.create", entity="org", entity_id=org_id,
+                           detail={"name": name, "tier": tier, "kind": kind, "region_code": code12})
+    return await get_org(principal, org_id)
 
 
 async def get_org(principal: Principal, org_id: uuid.UUID) -> dict:
@@ -112,12 +112,11 @@ async def add_mediator(principal: Principal, org_id: uuid.UUID, *, name: str, ph
     errors = Collector()
     name, phone = _mediator_fields(errors, name, phone)
     errors.raise_if_any()
-    mediator = Mediator(id=uuid.uuid4(), org_id=org_id, name=name, phone=phone, active=True)
     async with db.transaction() as conn:
-        await Mediator.insert(mediator).run()
+        r = await conn.fetchrow("INSERT INTO mediators (id, org_id, name, phone) VALUES ($1, $2, $3, $4) RETURNING *",
+                                uuid.uuid4(), org_id, name, phone)
         await audit.record(conn, actor=principal.actor, action="mediator.create", entity="mediator",
-                           entity_id=mediator.id, detail={"org_id": org_id, "name": mediator.name})
-        r = await conn.fetchrow("SELECT * FROM mediators WHERE id = $1", mediator.id)
+                           entity_id=r["id"], detail={"org_id": org_id, "name": r["name"]})
     return mediator_dict(r)
 
 

@@ -1,9 +1,7 @@
-import asyncpg
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
 
 from mediation import bounds
-from migrations.sql import run_sql
+from migrations.sql import connection, run_sql
 
 ID = "2026-12-01T12:05:00:000000"
 VERSION = "1.38.0"
@@ -18,11 +16,7 @@ async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="tiaojie", description=DESCRIPTION)
 
     async def run():
-        conn = await asyncpg.connect(**engine_finder().config)
-        try:
-            found = await bounds.violations(conn)
-        finally:
-            await conn.close()
+        found = await bounds.violations(connection())
         if found:
             raise BoundsViolated(bounds.refusal(found))
         await run_sql(bounds.constraints_sql())

@@ -6,9 +6,9 @@ that does not become valid is left as it is (the service masks whatever is store
 
 import asyncpg
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
 
 from mediation import fields
+from migrations.sql import connection
 
 ID = "2026-12-01T12:10:00:000000"
 VERSION = "1.38.0"
@@ -75,12 +75,7 @@ async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="tiaojie", description=DESCRIPTION)
 
     async def run():
-        conn = await asyncpg.connect(**engine_finder().config)
-        try:
-            async with conn.transaction():
-                await normalise(conn)
-        finally:
-            await conn.close()
+        await normalise(connection())
 
     manager.add_raw(run)
     return manager
