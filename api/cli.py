@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -163,13 +164,27 @@ def serve(host: str, port: int, demo: bool, print_admin_token: bool, admin_token
         app = create_app(settings=settings)
         url = f"http://{host}:{port}"
         _say(f"\ntiaojie serving at {url}  (API docs: {url}/schema, health: {url}/healthz)")
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C / SIGINT is how it stops, as with uvicorn.run
-            uvicorn.Server(server.config(app, host=host, port=port)).run()
+        # uvicorn re-raises the signal that stopped it once it has shut down: SIGTERM's default
+        # action would end the process before the finally below stops the embedded PostgreSQL
+        previous = signal.signal(signal.SIGTERM, _terminated)
+        try:
+            with contextlib.suppress(KeyboardInterrupt, _Terminated):  # Ctrl-C / SIGTERM is how it stops
+                uvicorn.Server(server.config(app, host=host, port=port)).run()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     finally:
         if terminal is not None:
             terminal.close()
         if embedded is not None:
             embedded.stop()
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _terminated(signum, frame) -> None:
+    raise _Terminated
 
 
 async def _prepare_serve(demo: bool, admin_token: bool) -> str | None:

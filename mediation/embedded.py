@@ -182,7 +182,8 @@ class EmbeddedPostgres:
                 return
             if _alive_postmaster(self.cluster_dir, Postmaster.read(self.cluster_dir)):
                 with contextlib.suppress(subprocess.SubprocessError):
-                    self.pg_ctl("-w", "-t", "60", "-m", "fast", "stop", timeout=90)
+                    limit = max(1, int(self.wait_seconds))   # a busy machine shuts down slowly too
+                    self.pg_ctl("-w", "-t", str(limit), "-m", "fast", "stop", timeout=limit + 30)
 
     def pg_ctl(self, *args: str, timeout: float = 60) -> None:
         self._run("pg_ctl", "-D", str(self.cluster_dir), *args, timeout=timeout)
