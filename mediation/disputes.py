@@ -140,7 +140,8 @@ def agreement_dict(row) -> dict[str, Any] | None:
     return agreement
 
 
-def dispute_dict(row, parties, events=None, referrals=(), *, reveal: bool = False) -> dict[str, Any]:
+def dispute_dict(row, parties, events=None, referrals=(), *, reveal: bool = False,
+                 party_count: int | None = None) -> dict[str, Any]:
     out = {
         "id": row["id"], "case_no": row["case_no"], "version": row["version"], "type": row["type"],
         "source": row["source"], "summary": row["summary"], "region_code": row["region_code"],
@@ -151,6 +152,7 @@ def dispute_dict(row, parties, events=None, referrals=(), *, reveal: bool = Fals
         "concluded_tier": row["concluded_tier"], "amount": _money_str(row["amount"]),
         "persons_involved": row["persons_involved"], "prevented": list(row["prevented"] or ()),
         "parties": [party_dict(p, reveal) for p in parties],
+        "party_count": len(parties) if party_count is None else party_count,
         "agreement": agreement_dict(row), "court_case_no": row["court_case_no"],
         "referrals": [referral_dict(r) for r in referrals],
     }
@@ -290,18 +292,35 @@ async def list_disputes(principal: Principal, filters: ListFilters, *, limit: in
                                  args=args, keyset=newest_first("registered_at", "d"), limit=limit, cursor=cursor)
         rows = page.rows
         ids = [r["id"] for r in rows]
-        party_rows = await conn.fetch(
-            "SELECT * FROM dispute_parties WHERE dispute_id = ANY($1::uuid[]) ORDER BY dispute_id, position", ids)
+        parties, counts = await list_item_parties(conn, ids)
         referral_rows = await conn.fetch(
             "SELECT * FROM referrals WHERE dispute_id = ANY($1::uuid[]) ORDER BY created_at, id", ids)
-    by_dispute: dict[uuid.UUID, list] = {}
-    for p in party_rows:
-        by_dispute.setdefault(p["dispute_id"], []).append(p)
     refs: dict[uuid.UUID, list] = {}
     for r in referral_rows:
         refs.setdefault(r["dispute_id"], []).append(r)
-    items = [dispute_dict(r, by_dispute.get(r["id"], []), None, refs.get(r["id"], ())) for r in rows]
+    items = [dispute_dict(r, parties.get(r["id"], []), None, refs.get(r["id"], ()), party_count=counts.get(r["id"], 0))
+             for r in rows]
     return {"items": items, "total": page.total, "next_cursor": page.next_cursor}
+
+
+#: a list item carries this many parties (and `party_count`), so a page stays small however
+#: many parties its disputes have; the full dispute carries every party
+LIST_ITEM_PARTIES = 5
+
+
+async def list_item_parties(conn: asyncpg.Connection, ids: list[uuid.UUID]
+                            ) -> tuple[dict[uuid.UUID, list], dict[uuid.UUID, int]]:
+    """The first parties of each dispute in a list, and how many each has in all."""
+    rows = await conn.fetch(
+        "SELECT * FROM dispute_parties WHERE dispute_id = ANY($1::uuid[]) AND position < $2 "
+        "ORDER BY dispute_id, position", ids, LIST_ITEM_PARTIES)
+    counts = await conn.fetch(
+        "SELECT dispute_id, count(*) AS n FROM dispute_parties WHERE dispute_id = ANY($1::uuid[]) "
+        "GROUP BY dispute_id", ids)
+    first: dict[uuid.UUID, list] = {}
+    for p in rows:
+        first.setdefault(p["dispute_id"], []).append(p)
+    return first, {r["dispute_id"]: r["n"] for r in counts}
 
 
 def _like_escape(text: str) -> str:

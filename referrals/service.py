@@ -144,26 +144,36 @@ async def announce_conclusion(conn: asyncpg.Connection, event: signals.EventReco
 
 # ---------------------------------------------------------------- views for the court
 
-async def _disputes_in_full(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """Disputes with parties unmasked and their timelines, four queries for any number."""
+async def _disputes_in_full(conn: asyncpg.Connection, ids: list[uuid.UUID], *, list_items: bool = False
+                            ) -> dict[uuid.UUID, dict[str, Any]]:
+    """Disputes with parties unmasked: in full with their timelines, or as list items
+    (the first parties and `party_count`, no timeline), a few queries for any number."""
     if not ids:
         return {}
     rows = await conn.fetch(f"SELECT {ENTRUSTED_COLUMNS}, {early_warning.ANSWER_COLUMNS} FROM disputes d "
                             "WHERE d.id = ANY($1::uuid[])", ids)
-    parties = await conn.fetch(
-        "SELECT * FROM dispute_parties WHERE dispute_id = ANY($1::uuid[]) ORDER BY dispute_id, position", ids)
-    events = await conn.fetch(
-        "SELECT * FROM dispute_events WHERE dispute_id = ANY($1::uuid[]) ORDER BY dispute_id, seq", ids)
     refs = await conn.fetch(
         "SELECT * FROM referrals WHERE dispute_id = ANY($1::uuid[]) ORDER BY created_at, id", ids)
-    grouped: dict[str, dict[uuid.UUID, list]] = {"p": {}, "e": {}, "r": {}}
-    for key, items in (("p", parties), ("e", events), ("r", refs)):
-        for item in items:
-            grouped[key].setdefault(item["dispute_id"], []).append(item)
+    counts: dict[uuid.UUID, int] = {}
+    if list_items:
+        parties_of, counts = await disputes.list_item_parties(conn, ids)
+        events_of: dict[uuid.UUID, list] | None = None
+    else:
+        parties_of, events_of = {}, {}
+        for item in await conn.fetch("SELECT * FROM dispute_parties WHERE dispute_id = ANY($1::uuid[]) "
+                                     "ORDER BY dispute_id, position", ids):
+            parties_of.setdefault(item["dispute_id"], []).append(item)
+        for item in await conn.fetch("SELECT * FROM dispute_events WHERE dispute_id = ANY($1::uuid[]) "
+                                     "ORDER BY dispute_id, seq", ids):
+            events_of.setdefault(item["dispute_id"], []).append(item)
+    refs_of: dict[uuid.UUID, list] = {}
+    for item in refs:
+        refs_of.setdefault(item["dispute_id"], []).append(item)
     out = {}
     for row in rows:
-        view = disputes.dispute_dict(row, grouped["p"].get(row["id"], []), grouped["e"].get(row["id"], []),
-                                     grouped["r"].get(row["id"], ()), reveal=True)
+        view = disputes.dispute_dict(row, parties_of.get(row["id"], []),
+                                     None if events_of is None else events_of.get(row["id"], []),
+                                     refs_of.get(row["id"], ()), reveal=True, party_count=counts.get(row["id"]))
         view["court_id"] = row["court_id"]
         if row["entrustment_kind"] is not None:
             view["entrustment"] = {"kind": row["entrustment_kind"], "procedure": row["entrustment_procedure"]}
@@ -199,8 +209,9 @@ def _referral_view(r, dispute: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-async def _referral_views(conn: asyncpg.Connection, principal: Principal, rows: list) -> list[dict[str, Any]]:
-    full = await _disputes_in_full(conn, list(dict.fromkeys(r["dispute_id"] for r in rows)))
+async def _referral_views(conn: asyncpg.Connection, principal: Principal, rows: list,
+                          *, list_items: bool = False) -> list[dict[str, Any]]:
+    full = await _disputes_in_full(conn, list(dict.fromkeys(r["dispute_id"] for r in rows)), list_items=list_items)
     await _audit_reveals(conn, principal, [(r["dispute_id"], {"referral_id": r["id"]}) for r in rows])
     return [_referral_view(r, full.get(r["dispute_id"])) for r in rows]
 
@@ -255,7 +266,7 @@ async def list_referrals(principal: Principal, *, status: str | None = None, kin
         page = await keyset_page(conn, select=REFERRAL_COLUMNS, source="referrals r", where=where, args=args,
                                  keyset=newest_first("created_at", "r"), limit=limit, cursor=cursor)
         rows = page.rows
-        items = await _referral_views(conn, principal, rows)
+        items = await _referral_views(conn, principal, rows, list_items=True)
     return {"items": items, "total": page.total, "next_cursor": page.next_cursor}
 
 
