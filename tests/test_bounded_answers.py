@@ -61,6 +61,19 @@ async def _pages(client, path: str, headers: dict) -> list[tuple[int, int]]:
             return out
 
 
+async def test_every_list_page_stays_bounded_with_the_fattest_disputes(app, client, world):
+    court, ids = await _fat_world(client, world)
+    report = []
+    for path in _lists(app):
+        for who, headers in (("admin", world.h("admin")), ("court", court.h), ("mediator", world.h("village_a1"))):
+            for n, (items, size) in enumerate(await _pages(client, path, headers), 1):
+                report.append(f"{path} as {who}, page {n}: {items} items, {size:,} bytes")
+                assert size <= PAGE_OVERHEAD + items * ITEM_MAX, report[-1]
+    print("\n" + "\n".join(report))
+    assert any("/disputes as admin" in line and f"{FAT + ENTRUSTED} items" in line for line in report)
+    assert any("/court/referrals as court" in line and "4 items" in line for line in report)
+
+
 async def test_a_full_dispute_with_200_fat_parties_stays_under_1_mib(client, world):
     org = str(world.orgs["village_a1"])
     r = await client.post(f"{API}/disputes", json=fat_dispute(org), headers=world.h("village_a1"))
