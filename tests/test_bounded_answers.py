@@ -114,3 +114,25 @@ def test_the_timeline_bound_keeps_a_full_dispute_under_its_size():
     from mediation import lifecycle
 
     assert lifecycle.MAX_EVENTS * 10_000 * 3 + 500 * 1024 <= 8 * 1024 * 1024
+
+
+async def test_list_items_carry_the_first_five_parties_and_party_count_the_full_dispute_all(client, world):
+    court, ids = await _fat_world(client, world)
+    listed = (await client.get(f"{API}/disputes", params={"limit": 500}, headers=world.h("admin"))).json()
+    assert len(listed["items"]) == FAT + ENTRUSTED
+    for item in listed["items"]:
+        assert (len(item["parties"]), item["party_count"]) == (5, 200)
+        assert [p["role"] for p in item["parties"]] == ["applicant", "respondent", "applicant", "respondent",
+                                                         "applicant"]  # the first five, in their order
+        assert "events" not in item
+        assert item["parties"][0]["id_number"] == "1101**********002X"  # masked in the mediator's list
+    referrals = (await client.get(f"{API}/court/referrals", headers=court.h)).json()
+    assert [len(r["dispute"]["parties"]) for r in referrals["items"]] == [5, 5, 5, 5]
+    assert {r["dispute"]["party_count"] for r in referrals["items"]} == {200}
+    assert all("events" not in r["dispute"] for r in referrals["items"])
+    assert referrals["items"][0]["dispute"]["parties"][0]["id_number"] == "11010519491231002X"  # the court's own
+    one = (await client.get(f"{API}/court/referrals/{referrals['items'][0]['id']}", headers=court.h)).json()
+    assert (len(one["dispute"]["parties"]), one["dispute"]["party_count"]) == (200, 200)
+    assert [e["kind"] for e in one["dispute"]["events"]] == ["registered", "referred"]
+    full = (await client.get(f"{API}/disputes/{ids[5]}", headers=world.h("village_a1"))).json()
+    assert (len(full["parties"]), full["party_count"]) == (200, 200)
