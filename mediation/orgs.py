@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -120,11 +121,19 @@ async def add_mediator(principal: Principal, org_id: uuid.UUID, *, name: str, ph
     return mediator_dict(r)
 
 
-async def list_mediators(principal: Principal, org_id: uuid.UUID) -> dict:
+#: an organisation's mediators in the order they joined
+BY_JOINING = Keyset(columns=("m.created_at", "m.id"), keys=("created_at", "id"),
+                    parsers=(dt.datetime.fromisoformat, uuid.UUID), descending=False)
+
+
+async def list_mediators(principal: Principal, org_id: uuid.UUID, *, limit: int = 50,
+                         cursor: str | None = None) -> dict:
+    """The organisation's mediators, paged like every list (no answer grows with the registry)."""
     await get_org(principal, org_id)
     async with db.connection() as conn:
-        rows = await conn.fetch("SELECT * FROM mediators WHERE org_id = $1 ORDER BY created_at, id", org_id)
-    return {"items": [mediator_dict(r) for r in rows], "total": len(rows), "next_cursor": None}
+        page = await keyset_page(conn, select="m.*", source="mediators m", where="m.org_id = $1", args=[org_id],
+                                 keyset=BY_JOINING, limit=limit, cursor=cursor)
+    return {"items": [mediator_dict(r) for r in page.rows], "total": page.total, "next_cursor": page.next_cursor}
 
 
 async def update_mediator(principal: Principal, org_id: uuid.UUID, mediator_id: uuid.UUID, *,

@@ -364,3 +364,19 @@ async def test_only_admin_changes_mediators_and_unknown_ones_are_404(client, wor
     assert (await client.patch(other, json={"active": False}, headers=world.h("admin"))).status_code == 404
     bad = await client.patch(url, json={"phone": "abc"}, headers=world.h("admin"))
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "phone"
+
+
+async def test_mediators_page_by_joining_order_with_a_cursor(client, world):
+    org = world.orgs["town_a"]
+    for name in ("甲调解", "乙调解", "丙调解"):
+        r = await client.post(f"{API}/orgs/{org}/mediators", json={"name": name}, headers=world.h("admin"))
+        assert r.status_code == 201
+    first = (await client.get(f"{API}/orgs/{org}/mediators", params={"limit": 2}, headers=world.h("admin"))).json()
+    assert [m["name"] for m in first["items"]] == ["太平调解员", "甲调解"]
+    assert first["total"] == 4 and first["next_cursor"]
+    rest = (await client.get(f"{API}/orgs/{org}/mediators", params={"limit": 2, "cursor": first["next_cursor"]},
+                             headers=world.h("admin"))).json()
+    assert [m["name"] for m in rest["items"]] == ["乙调解", "丙调解"]
+    assert rest["total"] == 4 and rest["next_cursor"] is None
+    r = await client.get(f"{API}/orgs/{org}/mediators", params={"limit": 501}, headers=world.h("admin"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit"

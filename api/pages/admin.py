@@ -117,7 +117,7 @@ async def _org_page(request: Request, org_id: uuid.UUID, *, state: FormState | N
                     status: int = 200, done: str | None = None) -> Template:
     who = _who(request)
     org = await orgs.get_org(who, org_id)
-    mediators = await orgs.list_mediators(who, org_id)
+    mediators = await orgs.list_mediators(who, org_id, limit=500)  # a committee has 3 to 9
     return page(request, "admin_org.html", status=status, title=org["name"], org=org, mediators=mediators["items"],
                 form=state or FormState(), done=done)
 

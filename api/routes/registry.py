@@ -71,5 +71,6 @@ class OrgController(Controller):
                                           phone=data.phone, active=data.active)
 
     @get("/{org_id:uuid}/mediators", summary="The organisation's mediators")
-    async def mediators(self, request: Request, org_id: uuid.UUID) -> dict[str, Any]:
-        return await orgs.list_mediators(principal_of(request), org_id)
+    async def mediators(self, request: Request, org_id: uuid.UUID, limit: Limit = None,
+                        cursor: Cursor = None) -> dict[str, Any]:
+        return await orgs.list_mediators(principal_of(request), org_id, limit=page_size(limit), cursor=cursor)
