@@ -56,7 +56,7 @@ async def test_a_bad_id_number_is_refused_in_place_and_the_form_keeps_what_was_t
     # the API's message, beside the field, which is marked invalid
     field = re.search(r'<input id="f-parties-0-id_number"[^>]*>', html).group(0)
     assert f'value="{BAD_ID}"' in field and 'aria-invalid="true"' in field
-    assert 'id="f-parties-0-id_number-err">check character does not match (GB 11643)</p>' in html
+    assert 'id="f-parties-0-id_number-err">校验码不符(GB 11643)，请核对号码</p>' in html
     for kept in ("王五与赵六因排水沟堵塞发生争执", 'value="王五"', 'value="赵六"', 'value="1200"', 'value="太平一村3组"'):
         assert kept in html, kept
     assert await pool.fetchval("SELECT count(*) FROM disputes") == 0

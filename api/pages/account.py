@@ -6,7 +6,7 @@ from litestar import Request, get, post
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
-from api.pages.render import FormState, page, see_other
+from api.pages.render import FormState, page, said, see_other
 from api.guards import signed_in
 from api.pages.session import COOKIE, _cookie, safe_next
 from mediation import web_sessions
@@ -32,9 +32,9 @@ async def signin(request: Request) -> Template | Redirect:
         signed = await web_sessions.sign_in(username, str(form.get("password") or ""),
                                             replacing=_cookie(request.scope, COOKIE))
     except Unauthorized as e:
-        state = FormState({"username": username}, {"password": [e.detail]})
+        state = FormState({"username": username}, {"password": [said(e)]})
         return page(request, "signin.html", status=401 if not isinstance(e, web_sessions.AccountLocked) else 423,
-                    title="登录", next=target, form=state, refusal=e.detail)
+                    title="登录", next=target, form=state, refusal=said(e))
     redirect = see_other(target)
     redirect.cookies.append(session_cookie(request, signed.token))
     return redirect

@@ -11,7 +11,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from api.pages import forms
-from api.pages.render import FormState, page, see_other
+from api.pages.render import FormState, page, said, said_field, see_other
 from api.guards import ADMIN, principal_of, signed_in
 from mediation import accounts, orgs, web_sessions, worklist
 from mediation.codes import ORG_KINDS, ROLES, TIERS
@@ -61,7 +61,7 @@ async def create_user(request: Request) -> Template | Redirect:
     except Invalid as e:
         return await _users_page(request, state=FormState.refused(forms.as_values(form), e), status=422)
     except Conflict as e:
-        state = FormState(forms.as_values(form), {"username": [e.detail]})
+        state = FormState(forms.as_values(form), {"username": [said(e)]})
         return await _users_page(request, state=state, status=409)
     return see_other("/ui/admin/users?done=created")
 
@@ -81,7 +81,7 @@ async def change_user(request: Request, user_id: uuid.UUID, change: str) -> Temp
         else:
             return await _users_page(request, status=404)
     except Invalid as e:
-        state = FormState({}, {f"{user_id}.{x.field}": [x.message] for x in e.errors})
+        state = FormState({}, {f"{user_id}.{x.field}": [said_field(x)] for x in e.errors})
         return await _users_page(request, state=state, status=422)
     return see_other(f"/ui/admin/users?done={change}")
 
@@ -108,7 +108,7 @@ async def create_org(request: Request) -> Template | Redirect:
                                         kind=forms.text(form, "kind"), region_code=forms.text(form, "region_code"))
     except (Invalid, Conflict) as e:
         state = (FormState.refused(forms.as_values(form), e) if isinstance(e, Invalid)
-                 else FormState(forms.as_values(form), {"name": [e.detail]}))
+                 else FormState(forms.as_values(form), {"name": [said(e)]}))
         return await _orgs_page(request, state=state, status=e.status)
     return see_other(f"/ui/admin/orgs/{created['id']}?done=created")
 
@@ -181,7 +181,7 @@ async def create_token(request: Request) -> Template:
     except Invalid as e:
         return await _tokens_page(request, state=FormState.refused(forms.as_values(form), e), status=422)
     except Conflict as e:
-        return await _tokens_page(request, state=FormState(forms.as_values(form), {"name": [e.detail]}), status=409)
+        return await _tokens_page(request, state=FormState(forms.as_values(form), {"name": [said(e)]}), status=409)
     return await _tokens_page(request, created=created)
 
 

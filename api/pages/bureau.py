@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from api.guards import principal_of, roles, signed_in
 from api.pages.charts import bar_chart
-from api.pages.render import page, see_other
+from api.pages.render import page, said, see_other
 from mediation import clock, exports, reports, stats
 from mediation.codes import DISPUTE_TYPES
 from mediation.errors import Conflict, Invalid, NotFound
@@ -136,7 +136,7 @@ async def freeze(request: Request) -> Redirect | Template:
     try:
         await reports.freeze(principal_of(request), region, month)
     except (Invalid, Conflict) as e:
-        detail: Any = e.detail
+        detail: Any = said(e)
         return page(request, "error.html", status=e.status, title="未能上报", detail=detail)
     return see_other("/ui/bureau?" + urlencode({"region": region, "month": month, "done": "frozen"}))
 

@@ -12,8 +12,9 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
+from api import messages
 from api.pages import forms
-from api.pages.render import FormState, page, see_other
+from api.pages.render import FormState, page, said, see_other
 from api.guards import principal_of, signed_in
 from mediation import clock, disputes, lifecycle, worklist
 from mediation.access import Principal
@@ -89,9 +90,9 @@ async def search(request: Request, q: str | None = None, status: str | None = No
 
 #: the API's own messages for a bad resident ID, for the check made as one types (static/ui/forms.js)
 ID_MESSAGES = {
-    "format": resident_id_problem("1"),
-    "birth": resident_id_problem("110105194913310021"),
-    "check": resident_id_problem("110105194912310021"),
+    "format": messages.translate(resident_id_problem("1") or "", "zh"),
+    "birth": messages.translate(resident_id_problem("110105194913310021") or "", "zh"),
+    "check": messages.translate(resident_id_problem("110105194912310021") or "", "zh"),
 }
 
 REGISTRATION_FIELDS = {"org_id", "type", "source", "summary", "occurred_on", "amount", "persons_involved", "parties"}
@@ -233,7 +234,7 @@ async def act(request: Request, dispute_id: uuid.UUID, action: str) -> Template 
                                   state=FormState.refused(forms.as_values(form), e, action))
     except Conflict as e:
         # stale version or a state the lifecycle refuses: the page as it is now, saying why
-        state = FormState(forms.as_values(form), {"_": [e.detail]}, action)
+        state = FormState(forms.as_values(form), {"_": [said(e)]}, action)
         return await dispute_page(request, dispute_id, status=409, state=state)
     return see_other(f"/ui/disputes/{dispute_id}?done={action}")
 

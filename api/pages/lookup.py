@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.response import Template
 
-from api.pages.render import FormState, fmt_date, fmt_time, page
+from api.pages.render import FormState, fmt_date, fmt_time, page, said, said_field
 from api.routes.public import answer
 from mediation.errors import Invalid, NotFound, RateLimited
 from mediation.workdays import END_OF_DAY
@@ -40,14 +40,14 @@ async def lookup_answer(request: Request) -> Template:
     except Invalid as e:
         messages = {"case_no": "请填写案件编号(登记回执上的编号，如 511325-2026-000123)。",
                     "code": "请填写当事人手机号码或身份证号码的后4位。"}
-        refused = FormState(values, {err.field: [messages.get(err.field, err.message)] for err in e.errors})
+        refused = FormState(values, {err.field: [messages.get(err.field, said_field(err))] for err in e.errors})
         return page(request, "lookup.html", status=422, title=TITLE, form=refused)
     except NotFound as e:
-        return page(request, "lookup.html", status=404, title=TITLE, form=FormState(values), refusal=e.detail)
+        return page(request, "lookup.html", status=404, title=TITLE, form=FormState(values), refusal=said(e))
     except RateLimited as e:
         minutes = max(1, (e.retry_after + 59) // 60)
         shown = page(request, "lookup.html", status=429, title=TITLE, form=FormState(values),
-                     refusal=f"{e.detail}约 {minutes} 分钟后可以再查询。")
+                     refusal=f"{said(e)}约 {minutes} 分钟后可以再查询。")
         shown.headers["Retry-After"] = str(e.retry_after)
         return shown
     return page(request, "lookup.html", title=TITLE, found=found, deadline=deadline_text(found.deadline))

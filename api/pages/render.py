@@ -10,11 +10,24 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.response import Redirect, Template
 
+from api import messages
 from api.pages.session import sign_in_url
 from mediation import clock, codes
-from mediation.errors import DomainError, Invalid
+from mediation.errors import DomainError, FieldError, Invalid
 
 HTML = "text/html; charset=utf-8"
+
+
+def said_field(error: FieldError) -> str:
+    """A field's refusal in Chinese, from the one message catalogue (pages always speak Chinese)."""
+    return messages.translate(error.key, "zh", error.params)
+
+
+def said(exc: DomainError) -> str:
+    """A refusal's detail in Chinese, from the one message catalogue."""
+    if isinstance(exc, Invalid):
+        return "；".join(f"{said_field(e)}" for e in exc.errors)
+    return messages.translate(exc.key, "zh", exc.params)
 
 
 class FormState:
@@ -30,7 +43,7 @@ class FormState:
     def refused(cls, values: dict[str, Any], exc: Invalid, action: str | None = None) -> FormState:
         errors: dict[str, list[str]] = {}
         for e in exc.errors:
-            errors.setdefault(e.field, []).append(e.message)
+            errors.setdefault(e.field, []).append(said_field(e))
         return cls(values, errors, action)
 
     def value(self, name: str, default: Any = "") -> Any:
@@ -102,7 +115,7 @@ def error_response(request: Request, status: int, detail: str | None = None) -> 
 
 
 def _domain(request: Request, exc: DomainError) -> Any:
-    return error_response(request, exc.status, exc.detail if exc.status in (403, 409, 422) else None)
+    return error_response(request, exc.status, said(exc) if exc.status in (403, 409, 422) else None)
 
 
 def _http(request: Request, exc: HTTPException) -> Any:
