@@ -386,13 +386,17 @@ def _periods_sql(periods: list[Period], args: list) -> str:
 
 def _relevant_ids(s: str, e: str) -> str:
     """The ids of every dispute of scope `$1` any dispute figure of the period can count:
-    DISPUTE_RELEVANT as three index scans (registered, concluded, open at the end)."""
+    DISPUTE_RELEVANT as four index scans (registered, concluded, open at the end, and assessed
+    in the period: a red assessment after the conclusion is still a first red warning)."""
     return f"""
         SELECT x.id FROM disputes x WHERE x.region_code LIKE $1 AND x.registered_at >= {s} AND x.registered_at < {e}
         UNION
         SELECT x.id FROM disputes x WHERE x.region_code LIKE $1 AND x.concluded_at >= {s} AND x.concluded_at < {e}
         UNION
-        SELECT x.id FROM disputes x WHERE x.region_code LIKE $1 AND {_fill(OPEN_AT_END, s, e).replace('d.', 'x.')}"""
+        SELECT x.id FROM disputes x WHERE x.region_code LIKE $1 AND {_fill(OPEN_AT_END, s, e).replace('d.', 'x.')}
+        UNION
+        SELECT a.dispute_id FROM dispute_events a JOIN disputes x ON x.id = a.dispute_id
+        WHERE a.kind = 'risk_assessed' AND a.at >= {s} AND a.at < {e} AND x.region_code LIKE $1"""
 
 
 GroupSet = Literal["total", "child", "type", "source", "org_kind", "region_code"]
