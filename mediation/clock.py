@@ -74,8 +74,10 @@ def horizon(registered_at: dt.datetime) -> dt.datetime:
 def stored(value: str | dt.datetime | None) -> dt.datetime | None:
     """A timestamp read from a row or from PostgreSQL's JSON of one (ISO text,
     'infinity' and '-infinity' included), as an aware datetime."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):  # asyncpg answers ±infinity as a naive datetime.max/min
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
     if value == "infinity":
         return dt.datetime.max.replace(tzinfo=dt.UTC)
     if value == "-infinity":

@@ -67,7 +67,7 @@ def risk_of(row: Any, at: dt.datetime) -> risk.Risk:
     assessed = row["risk_assessed"]
     assessment = risk.Assessment(assessed, tuple(row["risk_intake"] or ())) if assessed else None
     facts = risk.Facts(concluded=row["status"] != "open", source=row["source"],
-                       persons_involved=row["persons_involved"], deadline=row["deadline"],
+                       persons_involved=row["persons_involved"], deadline=clock.stored(row["deadline"]),
                        escalations=row["risk_escalations"], repeat=row["risk_repeat"], assessment=assessment)
     return risk.assess(facts, at)
 
