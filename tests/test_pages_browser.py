@@ -298,6 +298,7 @@ async def test_an_id_number_is_checked_as_it_is_typed_with_the_apis_message(serv
     _need_browser()
     from playwright.async_api import async_playwright
 
+    from api.messages import translate
     from mediation.idnumbers import resident_id_problem
 
     await user(world, "cunmin", org="village_a1")
@@ -311,7 +312,8 @@ async def test_an_id_number_is_checked_as_it_is_typed_with_the_apis_message(serv
             field = page.locator("#f-parties-0-id_number")
             await field.fill(BAD_ID)
             live = page.locator("#f-parties-0-id_number-live")
-            assert await live.inner_text() == resident_id_problem(BAD_ID)
+            # the words the server answers on submit, in Chinese like every page
+            assert await live.inner_text() == translate(resident_id_problem(BAD_ID), "zh") == "校验码不符(GB 11643)，请核对号码"
             assert await field.get_attribute("aria-invalid") == "true"
             await field.fill(GOOD_ID)
             assert await live.is_hidden()
