@@ -123,3 +123,28 @@ async def test_the_trend_shows_twelve_months_and_the_hotspots_the_busiest_villag
     villages = re.findall(r'<th scope="row"><a href="/ui/bureau\?region=(\d{12})&amp;month=2026-11">', page.text)
     assert villages[:2] == [world.village_a1, world.village_b1]
     assert "群体性纠纷（5 人以上）" in page.text and len(re.findall(r'href="/ui/disputes/', page.text)) == 1
+
+
+async def test_the_bureau_lists_red_and_yellow_disputes_with_their_reasons_in_words(client, world):
+    one = [{"role": "applicant", "kind": "person", "name": "王五"}]  # no ID number: no repeats
+    crowd = await register(client, world, persons_involved=30, parties=one)        # red: 涉及人数众多
+    group = await register(client, world, org="village_b1", persons_involved=6, parties=one)  # yellow: 群体性
+    await register(client, world, parties=one)                                      # green: not listed
+    await register(client, world, org="other_county", persons_involved=40, parties=one)  # another county's
+    await user(world, "county", role="bureau", org=None, region=world.county)
+    await sign_in(client, "county")
+    month = await client.get("/ui/bureau")
+    assert f'href="/ui/bureau/warnings?region={world.county}"' in month.text
+    page = await client.get("/ui/bureau/warnings")
+    assert page.status_code == 200
+    rows = re.findall(r'<tr class="risk-(\w+)">\s*<td><a href="/ui/disputes/[^"]+">([^<]+)</a></td>\s*'
+                      r'<td><span class="badge \w+">([^<]+)</span></td>\s*<td>([^<]*)</td>', page.text)
+    assert sorted(rows) == sorted([
+        ("red", crowd["case_no"], "红色(高危)", "涉及人数众多(30人以上)；群体性纠纷(5人以上)"),
+        ("yellow", group["case_no"], "黄色(关注)", "群体性纠纷(5人以上)")])  # words, never colour alone
+    assert "共 <strong>2</strong> 件" in page.text
+    only_red = await client.get("/ui/bureau/warnings", params={"level": "red"})
+    assert crowd["case_no"] in only_red.text and group["case_no"] not in only_red.text
+    await user(world, "wang")
+    await sign_in(client, "wang")
+    assert (await client.get("/ui/bureau/warnings")).status_code == 403

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from api.guards import principal_of, roles, signed_in
 from api.pages.charts import bar_chart
 from api.pages.render import page, said, see_other
-from mediation import clock, exports, reports, stats
+from mediation import clock, early_warning, exports, reports, risk, stats
 from mediation.codes import DISPUTE_TYPES
 from mediation.errors import Conflict, Invalid, NotFound
 
@@ -109,6 +109,19 @@ async def hotspots(request: Request, region: str | None = None, month: str | Non
                 chart=chart, cases_url=cases_url)
 
 
+@get("/bureau/warnings", name="page-bureau-warnings", guards=GUARDS, include_in_schema=False)
+async def warnings(request: Request, region: str | None = None, level: str = "yellow",
+                   cursor: str | None = None) -> Template:
+    """预警: the open red and yellow disputes of the region, the most recent rise first (GET /warnings)."""
+    level = level if level in ("red", "yellow") else "yellow"
+    found = await early_warning.list_warnings(
+        principal_of(request), early_warning.WarningFilters(region=_region(request, region), level=level),
+        limit=100, cursor=cursor)
+    return page(request, "bureau_warnings.html", title="风险预警", found=found, level=level,
+                region=_region(request, region) or "", levels=risk.LEVELS,
+                reason_labels={code: label for code, (_, label) in risk.REASONS.items()})
+
+
 async def _download(request: Request, region: str | None, month: str | None, ext: str) -> Response[bytes]:
     figures = await stats.monthly(principal_of(request), _region(request, region), month or last_month())
     content = exports.xlsx(figures) if ext == "xlsx" else exports.csv_bytes(figures)
@@ -141,4 +154,4 @@ async def freeze(request: Request) -> Redirect | Template:
     return see_other("/ui/bureau?" + urlencode({"region": region, "month": month, "done": "frozen"}))
 
 
-BUREAU_HANDLERS = [month_page, cases, trend, hotspots, month_xlsx, month_csv, freeze]
+BUREAU_HANDLERS = [month_page, cases, trend, hotspots, warnings, month_xlsx, month_csv, freeze]
