@@ -8,20 +8,10 @@ import datetime as dt
 
 import pytest
 
-from mediation import clock, db
+from mediation import db
 from tests.conftest import dispute_body, register
 from tests.court_helpers import entrustment_body, make_court, new_key
-
-API = "/api/v1"
-BJ = clock.TZ
-NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=BJ)
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock():
-    clock.freeze(NOW.astimezone(dt.UTC))
-    yield
-    clock.freeze(None)
+from tests.test_stats import API, BJ, NOW, frozen_clock  # noqa: F401  (the same frozen month, autouse)
 
 
 def oct_(day: int, hour: int = 10) -> str:
