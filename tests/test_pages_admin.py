@@ -117,6 +117,26 @@ async def test_the_court_page_shows_referrals_with_delivery_state_and_an_admin_r
     assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action = 'retry'") == 1
 
 
+async def test_the_user_and_token_forms_offer_committees_and_courts_by_name(client, world, monkeypatch):
+    court = await make_court(client, world)
+    await signed_in_admin(client, world)
+    for path in ("/ui/admin/users", "/ui/admin/tokens"):
+        page = (await client.get(path)).text
+        org_select = re.search(r'<select id="f-org_id" name="org_id"[^>]*>(.*?)</select>', page, re.S).group(1)
+        assert f'<option value="{world.orgs["village_a1"]}">' in org_select
+        assert re.search(rf'<option value="{world.orgs["town_a"]}">[^<]+（乡镇\(街道\)）</option>', org_select)
+    tokens_page = (await client.get("/ui/admin/tokens")).text
+    assert f'<option value="{court.id}">西充县人民法院（川1325）</option>' in tokens_page
+    # past MAX_CHOICES the form takes a pasted id, and a wrong one is named on the field
+    from api.pages import admin
+    monkeypatch.setattr(admin, "MAX_CHOICES", 1)
+    page = (await client.get("/ui/admin/tokens")).text
+    assert '<input id="f-org_id" name="org_id" type="text"' in page and '<select id="f-org_id"' not in page
+    r = await post_form(client, "/ui/admin/tokens", "/ui/admin/tokens",
+                        {"name": "x", "role": "mediator", "org_id": "not-an-id", "region": "", "court_id": ""})
+    assert r.status_code == 422 and 'id="f-org_id-err"' in r.text
+
+
 async def test_an_admin_creates_a_token_sees_it_once_and_revokes_it(client, world, pool):
     await signed_in_admin(client, world)
     r = await post_form(client, "/ui/admin/tokens", "/ui/admin/tokens",

@@ -16,7 +16,7 @@ from api.guards import ADMIN, principal_of, signed_in
 from mediation import accounts, orgs, web_sessions, worklist
 from mediation.codes import ORG_KINDS, ROLES, TIERS
 from mediation.errors import Collector, Conflict, Invalid
-from referrals import worker
+from referrals import courts, worker
 
 USER_ROLES = {k: v for k, v in ROLES.items() if k != "court"}
 
@@ -28,12 +28,32 @@ def _who(request: Request):
     return principal_of(request)
 
 
+#: Above this many committees or courts the forms take a pasted id instead of a list to
+#: pick from (a county has a few hundred committees; a province-wide service has thousands).
+MAX_CHOICES = 500
+
+
+async def _choices(request: Request) -> dict[str, list[tuple[str, str]] | None]:
+    """What the user and token forms offer to pick from: committees as "name（tier）" in
+    region order, courts by code; None (a pasted id instead) when there are too many."""
+    who = _who(request)
+    org_page = await orgs.list_orgs(who, limit=MAX_CHOICES)
+    court_page = await courts.list_courts(who, limit=MAX_CHOICES)
+    return {
+        "org_choices": None if org_page["total"] > MAX_CHOICES else
+        [(str(o["id"]), f"{o['name']}（{TIERS[o['tier']]}）") for o in org_page["items"]],
+        "court_choices": None if court_page["total"] > MAX_CHOICES else
+        [(str(c["id"]), f"{c['name']}（{c['code']}）") for c in court_page["items"]],
+    }
+
+
 # ---------------------------------------------------------------- users
 
 async def _users_page(request: Request, *, state: FormState | None = None, status: int = 200,
                       done: str | None = None) -> Template:
     return page(request, "admin_users.html", status=status, title="用户管理", users=await web_sessions.list_users(),
-                form=state or FormState({"role": "mediator"}), roles=USER_ROLES, done=done)
+                form=state or FormState({"role": "mediator"}), roles=USER_ROLES, done=done,
+                **await _choices(request))
 
 
 @get("/admin/users", name="page-admin-users", guards=GUARDS, include_in_schema=False)
@@ -47,12 +67,7 @@ async def create_user(request: Request) -> Template | Redirect:
     errors = Collector()
     password = forms.text(form, "password")
     web_sessions.check_new_password(errors, "password", password)
-    org = forms.text(form, "org_id")
-    try:
-        org_id = uuid.UUID(org) if org else None
-    except ValueError:
-        errors.add("org_id", "must be an id")
-        org_id = None
+    org_id = forms.optional_id(errors, form, "org_id")
     try:
         errors.raise_if_any()
         await accounts.create_user(username=forms.text(form, "username") or "", role=forms.text(form, "role") or "",
@@ -151,7 +166,7 @@ async def _tokens_page(request: Request, *, state: FormState | None = None, stat
                        created: accounts.CreatedToken | None = None, done: str | None = None) -> Template:
     return page(request, "admin_tokens.html", status=status, title="API 令牌", tokens=await accounts.list_tokens(),
                 form=state or FormState({"role": "mediator", "expires_in": "365"}), roles=ROLES, created=created,
-                done=done)
+                done=done, **await _choices(request))
 
 
 @get("/admin/tokens", name="page-admin-tokens", guards=GUARDS, include_in_schema=False)
@@ -164,13 +179,7 @@ async def create_token(request: Request) -> Template:
     """The token is shown once, on the answer to this form, and never again."""
     form = await request.form()
     errors = Collector()
-    ids = {}
-    for name in ("org_id", "court_id"):
-        raw = forms.text(form, name)
-        try:
-            ids[name] = uuid.UUID(raw) if raw else None
-        except ValueError:
-            errors.add(name, "must be an id")
+    ids = {name: forms.optional_id(errors, form, name) for name in ("org_id", "court_id")}
     expires_in = forms.whole_number(errors, form, "expires_in")
     try:
         errors.raise_if_any()

@@ -5,6 +5,7 @@ dates, times and numbers, repeated fields, blank meaning absent."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +24,18 @@ def text(form: FormMultiDict, name: str) -> str | None:
         return None
     value = str(value).replace("\r\n", "\n").strip()
     return value or None
+
+
+def optional_id(errors: Collector, form: FormMultiDict, name: str) -> uuid.UUID | None:
+    """A chosen record (a committee, a court): blank is none; anything else must be an id."""
+    raw = text(form, name)
+    if raw is None:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        errors.add(name, "must be an id")
+        return None
 
 
 def as_values(form: FormMultiDict) -> dict[str, Any]:
