@@ -141,7 +141,11 @@ def cli() -> None:
 @click.option("--admin-token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Create an admin token (valid 7 days) and write it to this file, readable by you alone. "
                    "[default: none]")
-def serve(host: str, port: int, demo: bool, print_admin_token: bool, admin_token_file: Path | None) -> None:
+@click.option("--workers", default=1, type=click.IntRange(1, 32),
+              help="Server processes sharing the port, each with its own connection pool and delivery worker; "
+                   "the embedded PostgreSQL, the migrations and --demo run once, before them.")
+def serve(host: str, port: int, demo: bool, print_admin_token: bool, admin_token_file: Path | None,
+          workers: int) -> None:
     """Apply pending migrations, then serve the API, the web pages and the delivery worker."""
     import uvicorn
 
@@ -161,9 +165,14 @@ def serve(host: str, port: int, demo: bool, print_admin_token: bool, admin_token
                                            create=True, settings=settings))
         if token is not None:
             _hand_over_admin_token(token, terminal, admin_token_file)
-        app = create_app(settings=settings)
         url = f"http://{host}:{port}"
-        _say(f"\ntiaojie serving at {url}  (API docs: {url}/schema, health: {url}/healthz)")
+        _say(f"\ntiaojie serving at {url}  (API docs: {url}/schema, health: {url}/healthz)"
+             + (f" with {workers} processes" if workers > 1 else ""))
+        if workers > 1:
+            if not server.serve_processes(database_url=settings.database_url, host=host, port=port, workers=workers):
+                raise Failed("a server process did not start (its log lines are above)")
+            return
+        app = create_app(settings=settings)
         # uvicorn re-raises the signal that stopped it once it has shut down: SIGTERM's default
         # action would end the process before the finally below stops the embedded PostgreSQL
         previous = signal.signal(signal.SIGTERM, _terminated)

@@ -100,3 +100,49 @@ def config(app: Any, *, host: str, port: int, header_timeout: float = HEADER_TIM
     query strings unredacted), the request deadlines, a 5 s graceful shutdown."""
     return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=5,
                           http=protocol(header_timeout=header_timeout, body_timeout=body_timeout))
+
+
+# ---------------------------------------------------------------- several processes on one port
+
+def app_in_worker() -> Any:
+    """The app as each `serve --workers N` process builds it (a uvicorn factory): settings
+    from the environment the parent prepared, so the child joins the database the parent
+    started and migrated instead of starting one of its own."""
+    import os
+
+    from api import logs
+    from api.app import create_app
+
+    logs.configure(os.environ.get("TIAOJIE_LOG_LEVEL", "INFO"))
+    return create_app()
+
+
+def serve_processes(*, database_url: str, host: str, port: int, workers: int) -> bool:
+    """Run `workers` uvicorn processes on one listening socket (uvicorn's supervisor: it
+    binds once, spawns the processes, replaces one that dies, ends them all on SIGINT or
+    SIGTERM). Each process has its own pool, its own in-process delivery worker and its own
+    scheduler; they share only the database. Request metrics are summed across the processes
+    through prometheus-client's multiprocess mode. Answers whether every process started."""
+    import os
+    import shutil
+    import tempfile
+
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors.multiprocess import Multiprocess
+
+    metrics_dir = tempfile.mkdtemp(prefix="tiaojie-metrics-")
+    # the children are spawned (not forked): they read these from the environment they inherit
+    os.environ["TIAOJIE_DATABASE_URL"] = database_url
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    config = uvicorn.Config("api.server:app_in_worker", factory=True, host=host, port=port, workers=workers,
+                            log_config=None, access_log=False, timeout_graceful_shutdown=5, http=DeadlineH11Protocol,
+                            # a process busy answering must not be taken for hung and replaced
+                            timeout_worker_healthcheck=60)
+    sock = config.bind_socket()
+    supervisor = Multiprocess(config, sockets=[sock])
+    try:
+        supervisor.run()
+    finally:
+        sock.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    return all(p.exitcode != STARTUP_FAILURE for p in supervisor.processes)

@@ -39,6 +39,8 @@ async def connect(url: str, *, min_size: int = 2, max_size: int = 20) -> None:
         max_size=max_size,
         command_timeout=60,
         max_inactive_connection_lifetime=300,
+        # pg_stat_activity tells which process holds a connection (several serve processes, workers)
+        server_settings={"application_name": f"tiaojie-{os.getpid()}"},
     )
 
 

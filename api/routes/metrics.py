@@ -9,11 +9,13 @@ and open and overdue disputes per county.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import multiprocess
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
@@ -82,7 +84,17 @@ async def metrics(request: Request) -> Response:
         raise Unauthorized("The token is unknown, expired or revoked.")
     if role not in ("admin", accounts.METRICS_ROLE):
         raise Forbidden("this needs an admin or a metrics token")
-    return Response(generate_latest(REQUESTS) + await _database_metrics(), media_type=CONTENT_TYPE_LATEST)
+    return Response(_request_metrics() + await _database_metrics(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _request_metrics() -> bytes:
+    """This process's request counts; under `serve --workers N` (PROMETHEUS_MULTIPROC_DIR set
+    by the parent) the sum over every process, whichever of them answers the scrape."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(REQUESTS)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
 
 
 async def _database_metrics() -> bytes:
