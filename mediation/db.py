@@ -45,9 +45,41 @@ async def connect(url: str, *, min_size: int = 2, max_size: int = 20) -> None:
 
 
 async def disconnect() -> None:
+    await disconnect_read()
     if DB.pool is not None:
         pool, DB.pool = DB.pool, None
         await pool.close()
+
+
+#: the pool on TIAOJIE_READ_DATABASE_URL (a streaming replica), when one is configured
+_read_pool: asyncpg.Pool | None = None
+
+
+async def connect_read(url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    """Statistics read from this database (a streaming replica of the primary) from now on."""
+    global _read_pool
+    await disconnect_read()
+    _read_pool = await asyncpg.create_pool(dsn=url, min_size=min_size, max_size=max_size, command_timeout=60,
+                                           max_inactive_connection_lifetime=300)
+
+
+async def disconnect_read() -> None:
+    global _read_pool
+    if _read_pool is not None:
+        read_pool, _read_pool = _read_pool, None
+        await read_pool.close()
+
+
+@contextlib.asynccontextmanager
+async def read_connection() -> AsyncIterator[asyncpg.Connection]:
+    """A connection for the statistics' reads: the replica's pool when one is configured, the
+    primary's otherwise; inside a transaction, the transaction's (it must see its own writes)."""
+    if _read_pool is None or DB.current_transaction.get() is not None:
+        async with connection() as conn:
+            yield conn
+        return
+    async with _read_pool.acquire() as conn:
+        yield conn
 
 
 def pool() -> asyncpg.Pool:
@@ -252,6 +284,10 @@ class Database:
             await migrate(self.url)
         if pool:
             await connect(self.url)
+            read_url = getattr(self.settings, "read_database_url", None)
+            if read_url:
+                await wait_until_ready(read_url, wait_seconds=wait)
+                await connect_read(read_url)
         return self.url
 
     async def stop(self) -> None:

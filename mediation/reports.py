@@ -129,8 +129,10 @@ _LATEST = """SELECT month, figures::text AS figures, frozen_at, frozen_by, reope
 
 
 async def get(principal: Principal, region: Any, month: Any) -> Report:
-    """The frozen figures (or the last ones, once reopened), the live ones and the difference."""
-    async with stats.read_connection() as conn:
+    """The frozen figures (or the last ones, once reopened), the live ones and the difference.
+    Read on the primary, not the statistics' replica: a report just frozen is found at once,
+    and its live figures are the ones the next freeze would store."""
+    async with db.connection() as conn:
         scope = await _scope(conn, principal, region)
         p = stats.period(month)
         row = await conn.fetchrow(_LATEST, scope.region.code, p.month)

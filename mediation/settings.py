@@ -11,6 +11,8 @@ from pathlib import Path
 class Settings:
     database_url: str | None
     data_dir: Path
+    #: a streaming replica of the same database: statistics read from it (TIAOJIE_READ_DATABASE_URL)
+    read_database_url: str | None = None
     max_body_bytes: int = 1024 * 1024
     timezone: str = "Asia/Shanghai"
     #: how long every entry point waits for the database to accept connections (crash
@@ -27,4 +29,5 @@ def load() -> Settings:
     wait = os.environ.get("TIAOJIE_DB_WAIT_SECONDS")
     secure = os.environ.get("TIAOJIE_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
     return Settings(database_url=url, data_dir=data_dir, db_wait_seconds=float(wait) if wait else 900.0,
-                    cookie_secure=secure, trusted_proxies=os.environ.get("TIAOJIE_TRUSTED_PROXIES") or None)
+                    cookie_secure=secure, trusted_proxies=os.environ.get("TIAOJIE_TRUSTED_PROXIES") or None,
+                    read_database_url=os.environ.get("TIAOJIE_READ_DATABASE_URL") or None)

@@ -282,8 +282,10 @@ def _money(cents: int) -> str:
 
 
 def read_connection():
-    """Where statistics read from (the primary for now)."""
-    return db.connection()
+    """Where statistics, exports, trend, hotspots and drill-down read from: the streaming
+    replica on TIAOJIE_READ_DATABASE_URL when one is configured (`db.read_connection`), the
+    primary otherwise. Freezing a report and every write read the primary (`db.connection`)."""
+    return db.read_connection()
 
 
 @dataclass(frozen=True)
