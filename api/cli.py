@@ -132,6 +132,15 @@ def cli() -> None:
     """
 
 
+def _duration(ctx, param, value: str) -> float:
+    from mediation.backup import parse_every
+
+    try:
+        return parse_every(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", help="Address to listen on.")
 @click.option("--port", default=8000, type=click.IntRange(1, 65535), help="Port to listen on.")
@@ -144,18 +153,26 @@ def cli() -> None:
 @click.option("--workers", default=1, type=click.IntRange(1, 32),
               help="Server processes sharing the port, each with its own connection pool and delivery worker; "
                    "the embedded PostgreSQL, the migrations and --demo run once, before them.")
+@click.option("--backup-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Take scheduled backups into this folder (tiaojie-<UTC time>.dump and its manifest). "
+                   "[default: none]")
+@click.option("--backup-every", "backup_every", default="24h", metavar="DURATION", callback=_duration,
+              help="With --backup-dir: how often, e.g. 30m, 6h, 24h, 7d.")
+@click.option("--keep", default=14, type=click.IntRange(1, 10000),
+              help="With --backup-dir: how many of the newest scheduled backups to keep; older ones are deleted.")
 def serve(host: str, port: int, demo: bool, print_admin_token: bool, admin_token_file: Path | None,
-          workers: int) -> None:
+          workers: int, backup_dir: Path | None, backup_every: float, keep: int) -> None:
     """Apply pending migrations, then serve the API, the web pages and the delivery worker."""
     import uvicorn
 
     from api import server
     from api.app import create_app
+    from mediation.backup import Schedule
     from mediation.embedded import EmbeddedPostgres
 
     terminal = _terminal() if print_admin_token else None
     settings = load()
-    embedded = None
+    embedded = schedule = None
     if settings.database_url is None:
         # started here once, so the preparation below and the app share one start
         embedded = EmbeddedPostgres(settings.data_dir, wait_seconds=settings.db_wait_seconds)
@@ -165,6 +182,8 @@ def serve(host: str, port: int, demo: bool, print_admin_token: bool, admin_token
                                            create=True, settings=settings))
         if token is not None:
             _hand_over_admin_token(token, terminal, admin_token_file)
+        if backup_dir is not None:   # in this process alone, whatever --workers says
+            schedule = Schedule(settings.database_url, backup_dir.resolve(), every=backup_every, keep=keep).start()
         url = f"http://{host}:{port}"
         _say(f"\ntiaojie serving at {url}  (API docs: {url}/schema, health: {url}/healthz)"
              + (f" with {workers} processes" if workers > 1 else ""))
@@ -184,6 +203,8 @@ def serve(host: str, port: int, demo: bool, print_admin_token: bool, admin_token
     finally:
         if terminal is not None:
             terminal.close()
+        if schedule is not None:
+            schedule.stop()
         if embedded is not None:
             embedded.stop()
 

@@ -5,20 +5,32 @@ snapshot, custom format) into FILE and writes `FILE.manifest.json` beside it: wh
 applied migrations, the row count of every table and the dump's SHA-256. `restore`
 checks the checksum, refuses a database that already holds tiaojie data unless forced,
 runs `pg_restore` and checks every table's row count against the manifest.
+
+Scheduled backups (`tiaojie serve --backup-dir DIR --backup-every 24h --keep 14`): a thread
+of the serve process takes `DIR/tiaojie-<UTC time>.dump` when the newest there is due, under
+an advisory lock so several serve processes on one database take one, and deletes all but
+the newest `keep`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import re
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+import structlog
 
 from mediation.embedded import _bin_dir
+
+log = structlog.get_logger("tiaojie.backup")
 
 
 class BackupError(Exception):
@@ -150,3 +162,108 @@ async def restore(url: str, file: Path, *, force: bool = False) -> Manifest:
     if differ:
         raise BackupError(f"restored, but these tables' row counts differ from the manifest (expected, found): {differ}")
     return manifest
+
+
+# ---------------------------------------------------------------- scheduled backups with retention
+
+#: held (pg_try_advisory_lock) while one process checks and takes a scheduled backup
+SCHEDULE_LOCK_KEY = 0x7469616F6A6966
+NAME = re.compile(r"tiaojie-(\d{8}T\d{6}Z)\.dump")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_every(text: str) -> float:
+    """'30m', '6h', '24h', '7d' (or seconds, '90s') → seconds; at least one second."""
+    found = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text.lower())
+    if not found or int(found.group(1)) < 1:
+        raise ValueError(f"{text!r} is not a duration like 30m, 6h, 24h or 7d")
+    return float(int(found.group(1)) * _UNITS[found.group(2)])
+
+
+def scheduled_backups(directory: Path) -> list[tuple[datetime, Path]]:
+    """The scheduled backups in `directory` (files named tiaojie-<UTC time>.dump), oldest first;
+    any other file there is never looked at or removed."""
+    found = []
+    for file in directory.glob("tiaojie-*.dump"):
+        if m := NAME.fullmatch(file.name):
+            found.append((datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC), file))
+    return sorted(found)
+
+
+def prune(directory: Path, keep: int) -> list[Path]:
+    """Delete the scheduled backups (and their manifests) older than the newest `keep`."""
+    old = [file for _, file in scheduled_backups(directory)][:-keep] if keep > 0 else []
+    for file in old:
+        file.unlink(missing_ok=True)
+        manifest_path(file).unlink(missing_ok=True)
+    return old
+
+
+async def backup_if_due(url: str, directory: Path, *, every: float, keep: int,
+                        now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Path | None:
+    """Take a backup into `directory` when its newest is `every` seconds old (or there is none),
+    then keep the newest `keep`. Under a PostgreSQL advisory lock, so of several serve processes
+    (`--workers`, or several machines on one database) one checks at a time and the others see
+    its backup: a backup per interval, not one per process. Answers the new file, or None."""
+    conn = await asyncpg.connect(url, timeout=30)
+    try:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", SCHEDULE_LOCK_KEY):
+            return None   # another process is checking or backing up right now
+        try:
+            found = scheduled_backups(directory)
+            at = now()
+            if found and (at - found[-1][0]).total_seconds() < every:
+                return None
+            directory.mkdir(parents=True, exist_ok=True)
+            file = directory / f"tiaojie-{at:%Y%m%dT%H%M%SZ}.dump"
+            await backup(url, file)
+            prune(directory, keep)
+            return file
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", SCHEDULE_LOCK_KEY)
+    finally:
+        await conn.close()
+
+
+def seconds_until_due(directory: Path, every: float, at: datetime) -> float:
+    found = scheduled_backups(directory)
+    return every if not found else every - (at - found[-1][0]).total_seconds()
+
+
+async def run_schedule(url: str, directory: Path, *, every: float, keep: int, stopping: threading.Event,
+                       now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    """Back up every `every` seconds until `stopping` is set; a failure is logged and tried
+    again after min(every, 5 min). Looks at least once a minute, so a backup another process
+    took (or a changed clock) is seen."""
+    log.info("backup.scheduled", detail=f"a backup every {every:.0f} s into {directory}, keeping the newest {keep}")
+    while not stopping.is_set():
+        wait: float
+        try:
+            taken = await backup_if_due(url, directory, every=every, keep=keep, now=now)
+            if taken is not None:
+                log.info("backup.taken", file=str(taken), size=taken.stat().st_size)
+            wait = seconds_until_due(directory, every, now())
+        except Exception as e:   # a full disk, a database restarting: say so, try again later
+            log.error("backup.failed", detail=f"the scheduled backup into {directory} failed: {e}")
+            wait = min(every, 300.0)
+        await asyncio.to_thread(stopping.wait, min(max(wait, 0.2), 60.0))
+
+
+class Schedule:
+    """`run_schedule` in a thread of its own (its own event loop and connections), so it
+    runs beside uvicorn in one serve process or beside the supervisor of `--workers N`."""
+
+    def __init__(self, url: str, directory: Path, *, every: float, keep: int) -> None:
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(run_schedule(url, directory, every=every, keep=keep, stopping=self._stopping)),
+            name="backup-schedule", daemon=True)
+
+    def start(self) -> Schedule:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 600) -> None:
+        """Stop; a backup under way is finished first (up to `timeout`)."""
+        self._stopping.set()
+        self._thread.join(timeout)
