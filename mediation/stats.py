@@ -115,6 +115,11 @@ def decided(kind: str, decision: str) -> str:
     return event_of("referral_decided", f" AND e.detail->>'kind' = '{kind}' AND e.detail->>'decision' = '{decision}'")
 
 
+#: the risk level at the end of the period (METRICS.md "Risk at a moment"); the aggregate
+#: judges it once per candidate and reads that wherever the registry has this exact text
+LEVEL_AT_END = early_warning.level_at_sql("{e}")
+#: when the dispute first became red (or NULL), likewise judged once per candidate
+FIRST_RED = early_warning.first_red_sql()
 #: every dispute any dispute metric of the period can count (the aggregate's scan)
 DISPUTE_RELEVANT = f"({RECEIVED} OR {CONCLUDED} OR {OPEN_AT_END} OR {early_warning.ASSESSED_IN_PERIOD})"
 #: the event kinds any event metric counts (the event scan)
@@ -165,11 +170,10 @@ COUNTS: tuple[Count, ...] = (
     Count("group_disputes_received", "群体性纠纷受理", "disputes", f"({RECEIVED} AND d.persons_involved >= 5)"),
     Count("agreement_amount", "协议涉及金额(元)", "disputes", RESOLVED, amount=True),
     # risk at the end of the month and first red warnings (METRICS.md "Risk at a moment")
-    Count("red_at_end", "月末红色风险", "disputes", f"({OPEN_AT_END} AND {early_warning.level_at_sql('{e}')} = 'red')"),
+    Count("red_at_end", "月末红色风险", "disputes", f"({OPEN_AT_END} AND {LEVEL_AT_END} = 'red')"),
     Count("yellow_at_end", "月末黄色风险", "disputes",
-          f"({OPEN_AT_END} AND {early_warning.level_at_sql('{e}')} = 'yellow')"),
-    Count("warnings_raised", "新增红色预警", "disputes",
-          f"({early_warning.first_red_sql()} >= {{s}} AND {early_warning.first_red_sql()} < {{e}})"),
+          f"({OPEN_AT_END} AND {LEVEL_AT_END} = 'yellow')"),
+    Count("warnings_raised", "新增红色预警", "disputes", f"({FIRST_RED} >= {{s}} AND {FIRST_RED} < {{e}})"),
     Count("prevented_criminal", "防止民转刑", "disputes", f"({RESOLVED} AND 'criminal' = ANY (d.prevented))"),
     Count("prevented_group_petition", "防止群体性上访", "disputes",
           f"({RESOLVED} AND 'group_petition' = ANY (d.prevented))"),
@@ -339,31 +343,48 @@ async def readable_scope(conn, principal, region: Any, field: str = "region") ->
 # ---------------------------------------------------------------- the aggregates
 
 
-def _dispute_aggregates(s: str, e: str) -> list[str]:
-    cols = []
+#: the dispute columns the predicates (and the risk expressions inside them) read
+_CANDIDATE_COLUMNS = ("id", "region_code", "type", "source", "status", "registered_at", "concluded_at", "deadline",
+                      "entry_tier", "highest_tier", "agreement_form", "agreement_amount", "persons_involved",
+                      "prevented", "handler_org_ids")
+_MICROS = "((extract(epoch FROM d.concluded_at) - extract(epoch FROM d.registered_at)) * 1000000)"
+
+
+def _figure_flags(keys: set[str], s: str, e: str) -> list[tuple[str, str]]:
+    """(column, SQL) of one boolean per figure predicate in `keys` (counts; rates as key.d and
+    key.n), over one candidate dispute `d` of period `s`..`e`; the level at the end and the
+    first red moment are read from the candidate's `lvl_e` and `first_red` columns instead of
+    being judged again."""
+    level = _fill(LEVEL_AT_END, s, e)
+
+    def flag(sql: str) -> str:
+        return _fill(sql, s, e).replace(level, "d.lvl_e").replace(FIRST_RED, "d.first_red")
+
+    out = []
     for c in COUNTS:
-        if c.over != "disputes":
-            continue
-        where = _fill(c.where, s, e)
-        if c.amount:
-            cols.append(f"coalesce(sum(coalesce(d.agreement_amount, 0) * 100) FILTER (WHERE {where}), 0)::bigint"
-                        f" AS \"{c.key}\"")
-        else:
-            cols.append(f"count(*) FILTER (WHERE {where}) AS \"{c.key}\"")
+        if c.over == "disputes" and c.key in keys:
+            out.append((c.key, flag(c.where)))
     for r in RATES:
-        if r.over != "disputes":
-            continue
-        den = _fill(r.denominator, s, e)
-        cols.append(f"count(*) FILTER (WHERE {den}) AS \"{r.key}.d\"")
-        cols.append(f"count(*) FILTER (WHERE {den} AND {_fill(r.numerator, s, e)}) AS \"{r.key}.n\"")
-    resolved = _fill(RESOLVED, s, e)
-    micros = "((extract(epoch FROM d.concluded_at) - extract(epoch FROM d.registered_at)) * 1000000)"
-    cols += [
-        f"count(*) FILTER (WHERE {resolved}) AS \"dur.n\"",
-        f"sum({micros}) FILTER (WHERE {resolved}) AS \"dur.sum\"",
-        f"percentile_disc(0.5) WITHIN GROUP (ORDER BY {micros}) FILTER (WHERE {resolved}) AS \"dur.lo\"",
-        f"percentile_disc(0.5) WITHIN GROUP (ORDER BY {micros} DESC) FILTER (WHERE {resolved}) AS \"dur.hi\"",
-    ]
+        if r.over == "disputes" and r.key in keys:
+            out.append((f"{r.key}.d", flag(r.denominator)))
+            out.append((f"{r.key}.n", f"({flag(r.denominator)} AND {flag(r.numerator)})"))
+    return out
+
+
+def _figure_aggregates(flags: list[tuple[str, str]], *, durations: bool) -> list[str]:
+    cols = []
+    for name, _ in flags:
+        if name in COUNT_BY_KEY and COUNT_BY_KEY[name].amount:
+            cols.append(f'coalesce(sum(f.amount_cents) FILTER (WHERE f."{name}"), 0)::bigint')
+        else:
+            cols.append(f'count(*) FILTER (WHERE f."{name}")')
+    if durations:
+        cols += [
+            'count(*) FILTER (WHERE f.micros IS NOT NULL)',
+            'sum(f.micros)',
+            'percentile_disc(0.5) WITHIN GROUP (ORDER BY f.micros)',
+            'percentile_disc(0.5) WITHIN GROUP (ORDER BY f.micros DESC)',
+        ]
     return cols
 
 
@@ -386,43 +407,94 @@ def _periods_sql(periods: list[Period], args: list) -> str:
     return f"unnest(${n - 2}::timestamptz[], ${n - 1}::timestamptz[], ${n}::text[]) AS p(s, e, m)"
 
 
-def _relevant_ids(s: str, e: str) -> str:
-    """The ids of every dispute of scope `$1` any dispute figure of the period can count:
-    DISPUTE_RELEVANT as four index scans (registered, concluded, open at the end, and assessed
-    in the period: a red assessment after the conclusion is still a first red warning)."""
+def _alias(sql: str, alias: str) -> str:
+    """A predicate over `d` rewritten over `alias`."""
+    return re.sub(r"\bd\.", f"{alias}.", sql)
+
+
+def _candidates(s: str, e: str) -> str:
+    """Every dispute of scope `$1` any dispute figure of the period can count (DISPUTE_RELEVANT),
+    each once, with the columns the predicates read: four disjoint index scans (registered in
+    the period; else concluded in it; else open at its end; else assessed in it: a red
+    assessment after the conclusion is still a first red warning), no join back."""
+    cols = ", ".join(f"x.{c}" for c in _CANDIDATE_COLUMNS)
+    received = _alias(_fill(RECEIVED, s, e), "x")
+    concluded = _alias(_fill(CONCLUDED, s, e), "x")
+    open_at_end = _alias(_fill(OPEN_AT_END, s, e), "x")
     return f"""
-        SELECT x.id FROM disputes x WHERE x.region_code LIKE $1 AND x.registered_at >= {s} AND x.registered_at < {e}
-        UNION
-        SELECT x.id FROM disputes x WHERE x.region_code LIKE $1 AND x.concluded_at >= {s} AND x.concluded_at < {e}
-        UNION
-        SELECT x.id FROM disputes x WHERE x.region_code LIKE $1 AND {_fill(OPEN_AT_END, s, e).replace('d.', 'x.')}
-        UNION
-        SELECT a.dispute_id FROM dispute_events a JOIN disputes x ON x.id = a.dispute_id
-        WHERE a.kind = 'risk_assessed' AND a.at >= {s} AND a.at < {e} AND x.region_code LIKE $1"""
+        SELECT {cols} FROM disputes x WHERE x.region_code LIKE $1 AND {received}
+        UNION ALL
+        SELECT {cols} FROM disputes x WHERE x.region_code LIKE $1 AND {concluded} AND NOT {received}
+        UNION ALL
+        SELECT {cols} FROM disputes x WHERE x.region_code LIKE $1 AND {open_at_end}
+            AND NOT {received} AND NOT coalesce({concluded}, FALSE)
+        UNION ALL
+        SELECT {cols} FROM disputes x WHERE x.region_code LIKE $1
+            AND x.id IN (SELECT a.dispute_id FROM dispute_events a
+                         WHERE a.kind = 'risk_assessed' AND a.at >= {s} AND a.at < {e})
+            AND NOT {received} AND NOT coalesce({concluded}, FALSE) AND NOT {open_at_end}"""
 
 
-GroupSet = Literal["total", "child", "type", "source", "org_kind", "region_code"]
+#: grouping sets with every figure (children also lack durations) and breakdown sets with a few
+FullSet = Literal["total", "child"]
+Breakdown = Literal["child", "type", "source", "org_kind", "region_code"]
 
 
-def _dispute_query(scope: Scope, periods: list[Period], sets: tuple[GroupSet, ...]) -> tuple[str, list, list[str]]:
+def _dispute_query(scope: Scope, periods: list[Period], full: tuple[FullSet, ...], breakdowns: tuple[Breakdown, ...],
+                   breakdown_keys: tuple[str, ...] = CELL_COUNTS) -> tuple[str, list]:
+    """One statement: the candidates of every period are read once and every predicate is
+    judged once per candidate (`f`); then each grouping aggregates only what it answers:
+    the total every figure and the durations, each child every figure, each breakdown cell
+    `breakdown_keys`. Rows: (month, grp, key, figure columns...; NULL where not computed)."""
     args: list = [scope.prefix + "%"]
-    child = scope.child_key(args) if "child" in sets else "NULL::text"
+    child = scope.child_key(args) if "child" in full or "child" in breakdowns else "NULL::text"
     source = _periods_sql(periods, args)
-    keys = {"child": child, "type": "d.type", "source": "d.source", "org_kind": "eo.kind",
-            "region_code": "d.region_code"}
-    used = [k for k in ("child", "type", "source", "org_kind", "region_code") if k in sets]
-    sets_sql = ", ".join("()" if g == "total" else f"({keys[g]})" for g in sets)
-    grouping = f"GROUPING({', '.join(keys[k] for k in used)})" if used else "0"
-    select_keys = "".join(f", {keys[k]} AS \"key.{k}\"" for k in used)
+    keys = {k.key for k in COUNTS} | {r.key for r in RATES} if full else set(breakdown_keys)
+    flags = _figure_flags(keys, "d.p_s", "d.p_e")
+    resolved = _fill(RESOLVED, "d.p_s", "d.p_e")
+    level = _fill(LEVEL_AT_END, "d.p_s", "d.p_e")
+    open_at_end = _fill(OPEN_AT_END, "d.p_s", "d.p_e")
+    group_keys = {"child": child, "type": "d.type", "source": "d.source", "org_kind": "eo.kind",
+                  "region_code": "d.region_code"}
+    used_keys = list(dict.fromkeys(k for k in ("child", *breakdowns) if k in full or k in breakdowns))
+    all_cols = [name for name, _ in flags] + ["dur.n", "dur.sum", "dur.lo", "dur.hi"]
+
+    def branch(grp: str, key: str | None, names: set[str], durations: bool) -> str:
+        values = dict(zip([n for n, _ in flags if n in names],
+                          _figure_aggregates([(n, w) for n, w in flags if n in names], durations=durations)))
+        if durations:
+            values.update(zip(["dur.n", "dur.sum", "dur.lo", "dur.hi"],
+                              _figure_aggregates([], durations=True)))
+        cols = ", ".join(f'{values.get(c, "NULL::bigint")}::numeric AS "{c}"' if c.startswith("dur.")
+                         else f'{values.get(c, "NULL::bigint")} AS "{c}"' for c in all_cols)
+        group = "f.month" + (f", f.\"k.{key}\"" if key else "")
+        key_sql = f'f."k.{key}"::text' if key else "NULL::text"
+        return f"SELECT f.month, '{grp}' AS grp, {key_sql} AS key, {cols} FROM f GROUP BY {group}"
+
+    every = {n for n, _ in flags}
+    narrow = {n for n, _ in flags if n in breakdown_keys}
+    branches = []
+    if "total" in full:
+        branches.append(branch("total", None, every, True))
+    if "child" in full:
+        branches.append(branch("child", "child", every, False))
+    branches += [branch(b, b, narrow, False) for b in breakdowns]
+    flag_cols = ",\n            ".join(f'{sql} AS "{name}"' for name, sql in flags)
     sql = f"""
-        SELECT p.m AS month, {grouping} AS grouping{select_keys},
-            {', '.join(_dispute_aggregates('p.s', 'p.e'))}
-        FROM {source}
-        JOIN LATERAL ({_relevant_ids('p.s', 'p.e')}) r ON TRUE
-        JOIN disputes d ON d.id = r.id
-        {DISPUTE_JOINS}
-        GROUP BY p.m, GROUPING SETS ({sets_sql})"""
-    return sql, args, used
+        WITH f AS MATERIALIZED (
+          SELECT d.p_m AS month, {', '.join(f'{group_keys[k]} AS "k.{k}"' for k in used_keys) or 'NULL AS "k.none"'},
+            coalesce(d.agreement_amount, 0) * 100 AS amount_cents,
+            CASE WHEN {resolved} THEN {_MICROS} END AS micros,
+            {flag_cols}
+          FROM (SELECT c.*, p.s AS p_s, p.e AS p_e, p.m AS p_m FROM {source}
+                CROSS JOIN LATERAL ({_candidates('p.s', 'p.e')}) c OFFSET 0) d0
+          CROSS JOIN LATERAL (SELECT d0.*, CASE WHEN {_alias(open_at_end, 'd0')}
+                                   THEN {_alias(level, 'd0')} END AS lvl_e,
+                                   {_alias(FIRST_RED, 'd0')} AS first_red OFFSET 0) d
+          {DISPUTE_JOINS}
+        )
+        {' UNION ALL '.join(branches)}"""
+    return sql, args
 
 
 def _event_query(scope: Scope, periods: list[Period], with_children: bool) -> tuple[str, list]:
@@ -484,32 +556,25 @@ def _empty() -> Figures:
     return Figures({})
 
 
-async def _figures(conn, scope: Scope, periods: list[Period], sets: tuple[GroupSet, ...]
+async def _figures(conn, scope: Scope, periods: list[Period], full: tuple[FullSet, ...],
+                   breakdowns: tuple[Breakdown, ...] = (), breakdown_keys: tuple[str, ...] = CELL_COUNTS
                    ) -> dict[tuple[str, str, Any], Figures]:
-    """(month, group set, key) → figures; group set "total" has key None."""
+    """(month, group, key) → figures; group "total" has key None."""
     out: dict[tuple[str, str, Any], Figures] = {}
-    sql, args, used = _dispute_query(scope, periods, sets)
+    sql, args = _dispute_query(scope, periods, full, breakdowns, breakdown_keys)
     for row in await conn.fetch(sql, *args):
-        group = _group_of(row["grouping"], used)
-        key = None if group == "total" else row[f"key.{group}"]
-        out[(row["month"], group, key)] = Figures(dict(row))
-    with_children = "child" in sets and bool(scope.children)
+        values = {k: v for k, v in dict(row).items() if v is not None}
+        out[(row["month"], row["grp"], row["key"])] = Figures(values)
+    if not full:
+        return out
+    with_children = "child" in full and bool(scope.children)
     sql, args = _event_query(scope, periods, with_children)
     for row in await conn.fetch(sql, *args):
-        group = _group_of(row["grouping"], ["child"] if with_children else [])
+        group = "child" if with_children and row["grouping"] == 0 else "total"
         key = None if group == "total" else row["key.child"]
         target = out.setdefault((row["month"], group, key), _empty())
         target.values.update({k: v for k, v in dict(row).items() if k not in ("month", "grouping", "key.child")})
     return out
-
-
-def _group_of(bits: int, used: list[str]) -> str:
-    """Which grouping set a row belongs to, from GROUPING()'s bits (1 = not grouped by)."""
-    n = len(used)
-    for i, name in enumerate(used):
-        if not bits & (1 << (n - 1 - i)):
-            return name
-    return "total"
 
 
 def _children(scope: Scope, figures: dict, month: str) -> list[ChildStats]:
@@ -547,7 +612,7 @@ async def monthly(principal, region: Any, month: Any) -> MonthlyStats:
 
 
 async def compute_monthly(conn, scope: Scope, p: Period) -> MonthlyStats:
-    figures = await _figures(conn, scope, [p], ("total", "child", "type", "source", "org_kind"))
+    figures = await _figures(conn, scope, [p], ("total", "child"), ("type", "source", "org_kind"))
     total = figures.get((p.month, "total", None), _empty())
 
     def cell(group: str, key: str) -> Cell:
@@ -870,7 +935,8 @@ async def hotspots(principal, region: Any, month: Any) -> Hotspots:
 
 async def compute_hotspots(conn, scope: Scope, p: Period) -> Hotspots:
     before, year_ago = shift(p, -1), shift(p, -12)
-    figures = await _figures(conn, scope, [year_ago, before, p], ("child", "type", "region_code"))
+    figures = await _figures(conn, scope, [year_ago, before, p], (), ("child", "type", "region_code"),
+                             ("received", "resolved", "group_disputes_received"))
 
     def received(month: str, group: str, key: Any) -> Fraction:
         return Fraction(figures.get((month, group, key), _empty()).count("received"))

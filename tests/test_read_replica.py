@@ -19,7 +19,6 @@ import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -42,7 +41,7 @@ def _free_port() -> int:
 
 
 def _run(user: str | None, *args: str, timeout: float = 300) -> None:
-    done = subprocess.run(args, user=user, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    done = subprocess.run(args, check=False, user=user, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
     assert done.returncode == 0, f"{args[0]} failed:\n{done.stdout}"
 
@@ -66,8 +65,9 @@ async def replica(database_url, pool):
             _run, user, str(binaries / "pg_basebackup"), "-d", f"host={host} port={port} user=postgres",
             "-D", str(data), "-X", "stream", "-c", "fast")
         (data / "standby.signal").touch()
-        with open(data / "postgresql.auto.conf", "a") as conf:
-            conf.write(f"\nprimary_conninfo = 'host={host} port={port} user=postgres application_name=stats_test'\n")
+        conf = data / "postgresql.auto.conf"
+        conf.write_text(conf.read_text() + f"\nprimary_conninfo = 'host={host} port={port} user=postgres "
+                        "application_name=stats_test'\n")
         if user is not None:
             shutil.chown(data / "standby.signal", user, user)
         replica_port = _free_port()
