@@ -656,11 +656,21 @@ class CaseItem(msgspec.Struct):
 
 
 class EventRef(msgspec.Struct):
+    """The event behind an event figure: its codes, never its free text (an escalation's
+    reason may hold 10,000 characters; the dispute itself has the whole timeline)."""
+
     seq: int
     kind: str
     at: dt.datetime
     actor: str
-    detail: dict[str, Any]
+    detail: dict[str, Any]      # only the keys in EVENT_DETAIL_KEYS the event has
+
+
+#: what an event item's `detail` keeps: the codes the figures read (a court decision's kind and
+#: decision, a visit's satisfaction), where an escalation came from, and the court's identifiers
+EVENT_DETAIL_KEYS = ("kind", "decision", "satisfaction", "from_tier", "from_org_id", "referral_id", "court_id",
+                     "court_case_no")
+_DETAIL_KEYS_SQL = ", ".join(f"'{k}'" for k in EVENT_DETAIL_KEYS)
 
 
 class CaseListItem(msgspec.Struct):
@@ -776,7 +786,9 @@ async def cases(principal, q: CaseQuery, *, limit: int = 50, cursor: str | None 
         joined = f"disputes d {DISPUTE_JOINS}"
         if over == "events":
             page = await keyset_page(
-                conn, select=f"{_CASE_COLUMNS}, e.id AS event_id, e.seq, e.kind, e.at, e.actor, e.detail",
+                conn, select=f"{_CASE_COLUMNS}, e.id AS event_id, e.seq, e.kind, e.at, e.actor, "
+                             f"(SELECT coalesce(jsonb_object_agg(k, v), '{{}}') FROM jsonb_each(e.detail) AS j(k, v) "
+                             f"WHERE k IN ({_DETAIL_KEYS_SQL})) AS detail",
                 source=f"dispute_events e JOIN {joined} ON d.id = e.dispute_id", where=where, args=args,
                 keyset=_EVENT_ORDER,
                 limit=limit, cursor=cursor)

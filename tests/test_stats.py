@@ -84,6 +84,22 @@ async def test_a_small_month_counts_exactly(client, world):
     body = r.json()
     assert body["total"] == 1 and body["items"][0]["event"]["kind"] == "escalated"
     assert body["items"][0]["dispute"]["case_no"] == b["case_no"]
+    assert body["items"][0]["event"]["detail"] == {"from_tier": "village", "from_org_id": str(world.orgs["village_a1"])}
+
+
+async def test_event_items_carry_the_event_codes_not_its_free_text(client, world):
+    """An escalation's reason may hold 10,000 characters (30 KB): the drill-down item keeps
+    the event's codes and stays small; the dispute's own page has the whole timeline."""
+    d = await register(client, world, registered_at=t(2))
+    await act(client, world, d, "escalate", "village_a1", to_org_id=str(world.orgs["town_a"]), reason="复" * 10_000,
+              at=t(4))
+    r = await client.get(f"{API}/stats/monthly/cases", params={"region": "511325", "month": "2026-10",
+                         "metric": "escalations"}, headers=world.h("bureau_county"))
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 1 == (await month_of(client, world))["counts"]["escalations"]
+    assert len(r.content) < 2048 and "复复" not in r.text
+    event = r.json()["items"][0]["event"]
+    assert (event["kind"], event["detail"]["from_tier"]) == ("escalated", "village")
 
 
 async def test_drill_down_totals_equal_every_figure(client, world):
