@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from mediation import clock, db, early_warning
+from mediation import clock, db, early_warning, risk
 from mediation.codes import DISPUTE_TYPES, MEDIATED_STATUSES, ORG_KINDS, SOURCES
 from mediation.errors import Collector, Invalid, NotFound
 from mediation.pagination import Keyset, keyset_page, newest_first
@@ -100,9 +100,10 @@ RESOLVED = concluded_as("resolved")
 #: once per resolved dispute by DISPUTE_JOINS)
 LATEST_PERFORMANCE = "lp.status"
 #: what every dispute predicate may read besides `d`: the entry organisation and `lp`
-DISPUTE_JOINS = """LEFT JOIN orgs eo ON eo.id = d.handler_org_ids[1]
-    LEFT JOIN LATERAL (SELECT pe.detail->>'status' AS status FROM dispute_events pe
-        WHERE pe.dispute_id = d.id AND pe.kind = 'performance' ORDER BY pe.at DESC, pe.seq DESC LIMIT 1) lp
+_PERFORMANCE_NOW = """SELECT pe.detail->>'status' AS status FROM dispute_events pe
+        WHERE pe.dispute_id = d.id AND pe.kind = 'performance' ORDER BY pe.at DESC, pe.seq DESC LIMIT 1"""
+DISPUTE_JOINS = f"""LEFT JOIN orgs eo ON eo.id = d.handler_org_ids[1]
+    LEFT JOIN LATERAL ({_PERFORMANCE_NOW}) lp
         ON d.status = 'resolved'"""
 EVENT_IN = "(e.at >= {s} AND e.at < {e})"
 
@@ -441,7 +442,7 @@ Breakdown = Literal["child", "type", "source", "org_kind", "region_code"]
 
 
 def _dispute_query(scope: Scope, periods: list[Period], full: tuple[FullSet, ...], breakdowns: tuple[Breakdown, ...],
-                   breakdown_keys: tuple[str, ...] = CELL_COUNTS) -> tuple[str, list]:
+                   breakdown_keys: tuple[str, ...] = CELL_COUNTS, *, durations: bool = True) -> tuple[str, list]:
     """One statement: the candidates of every period are read once and every predicate is
     judged once per candidate (`f`); then each grouping aggregates only what it answers:
     the total every figure and the durations, each child every figure, each breakdown cell
@@ -475,26 +476,70 @@ def _dispute_query(scope: Scope, periods: list[Period], full: tuple[FullSet, ...
     narrow = {n for n, _ in flags if n in breakdown_keys}
     branches = []
     if "total" in full:
-        branches.append(branch("total", None, every, True))
+        branches.append(branch("total", None, every, durations))
     if "child" in full:
         branches.append(branch("child", "child", every, False))
     branches += [branch(b, b, narrow, False) for b in breakdowns]
     flag_cols = ",\n            ".join(f'{sql} AS "{name}"' for name, sql in flags)
     sql = f"""
-        WITH f AS MATERIALIZED (
+        WITH c AS MATERIALIZED (
+          SELECT c.*, p.s AS p_s, p.e AS p_e, p.m AS p_m, {_alias(_fill(OPEN_AT_END, 'p.s', 'p.e'), 'c')} AS open_e
+          FROM {source} CROSS JOIN LATERAL ({_candidates('p.s', 'p.e')}) c
+        ), u AS MATERIALIZED (
+          SELECT DISTINCT ON (c.id) c.* FROM c ORDER BY c.id, c.open_e DESC
+        ), fx AS MATERIALIZED (
+          SELECT {_DISPUTE_FACTS} FROM u
+          LEFT JOIN orgs o ON o.id = u.handler_org_ids[1]
+          LEFT JOIN ({_EVENT_FACTS}) ev ON ev.dispute_id = u.id
+        ), f AS MATERIALIZED (
           SELECT d.p_m AS month, {', '.join(f'{group_keys[k]} AS "k.{k}"' for k in used_keys) or 'NULL AS "k.none"'},
             coalesce(d.agreement_amount, 0) * 100 AS amount_cents,
             CASE WHEN {resolved} THEN {_MICROS} END AS micros,
             {flag_cols}
-          FROM (SELECT c.*, p.s AS p_s, p.e AS p_e, p.m AS p_m FROM {source}
-                CROSS JOIN LATERAL ({_candidates('p.s', 'p.e')}) c OFFSET 0) d0
-          CROSS JOIN LATERAL (SELECT d0.*, CASE WHEN {_alias(open_at_end, 'd0')}
-                                   THEN {_alias(level, 'd0')} END AS lvl_e,
-                                   {_alias(FIRST_RED, 'd0')} AS first_red OFFSET 0) d
-          {DISPUTE_JOINS}
+          FROM (SELECT c.*, fx.first_red, fx.lp_status, fx.entry_org_kind, CASE WHEN c.open_e THEN
+                    CASE WHEN fx.assessed_ever THEN {_alias(level, 'c')} ELSE {_level_unassessed('c', 'c.p_e')} END
+                END AS lvl_e
+                FROM c JOIN fx ON fx.id = c.id OFFSET 0) d
+          CROSS JOIN LATERAL (SELECT d.entry_org_kind AS kind) eo
+          CROSS JOIN LATERAL (SELECT d.lp_status AS status) lp
         )
         {' UNION ALL '.join(branches)}"""
     return sql, args
+
+
+#: what does not depend on the period, judged once per candidate dispute `u` however many
+#: months of a trend it is counted in: the first red moment, the latest performance record
+#: now (LATEST_PERFORMANCE, read by DISPUTE_JOINS elsewhere), the entry organisation's kind
+#: (`eo.kind`), and for a dispute open at the end of some period (`open_e`, the one the risk
+#: level needs) the repeat-party rule (its window follows the registration, not the moment),
+#: the escalations' times and whether any risk assessment exists at all
+_DISPUTE_FACTS = f"""u.id, o.kind AS entry_org_kind,
+            coalesce(ev.assessed_ever, FALSE) AS assessed_ever,
+            CASE WHEN u.status = 'resolved' THEN ev.lp_status END AS lp_status,
+            CASE WHEN u.open_e THEN {early_warning.repeat_sql('u')} END AS repeat,
+            ev.escalated_at,
+            CASE WHEN ev.assessed_ever THEN {_alias(FIRST_RED, 'u')}
+                 WHEN u.persons_involved >= {risk.LARGE_GROUP_PERSONS} THEN u.registered_at END AS first_red"""
+#: a candidate's events read in one grouped pass (the planner picks index probes for a few
+#: disputes, one scan for many): any risk assessment (early_warning's test), the escalations'
+#: times, and the latest performance record's status (as `_PERFORMANCE_NOW`: by business
+#: time, ties by event order). Without an assessment FIRST_RED is its first term alone:
+#: registration, for a large group.
+_EVENT_FACTS = f"""SELECT x.dispute_id, bool_or({early_warning._ASSESSMENT}) AS assessed_ever,
+              array_agg(x.at) FILTER (WHERE x.kind = 'escalated') AS escalated_at,
+              (array_agg(x.detail->>'status' ORDER BY x.at DESC, x.seq DESC)
+                  FILTER (WHERE x.kind = 'performance'))[1] AS lp_status
+            FROM dispute_events x WHERE x.dispute_id IN (SELECT u.id FROM u) GROUP BY x.dispute_id"""
+
+
+def _level_unassessed(d: str, at: str) -> str:
+    """`early_warning.level_at_sql(at, d)` for a dispute with no risk assessment at all (no
+    assessed level, no intake reasons), from the facts `fx` instead of correlated look-ups."""
+    return risk.level_sql(
+        concluded=f"({d}.concluded_at IS NOT NULL AND {d}.concluded_at < {at})", source=f"{d}.source",
+        persons=f"{d}.persons_involved", deadline=f"{d}.deadline",
+        escalations=f"(SELECT count(*) FROM unnest(fx.escalated_at) t WHERE t < {at})", repeat="fx.repeat",
+        assessed="NULL::text", intake="NULL::text[]", at=at)
 
 
 def _event_query(scope: Scope, periods: list[Period], with_children: bool) -> tuple[str, list]:
@@ -510,7 +555,8 @@ def _event_query(scope: Scope, periods: list[Period], with_children: bool) -> tu
         SELECT p.m AS month, {grouping} AS grouping{select_key},
             {', '.join(_event_aggregates('p.s', 'p.e'))}
         FROM {source}
-        JOIN dispute_events e ON e.kind = ANY (${kinds}::text[]) AND e.at >= p.s AND e.at < p.e
+        CROSS JOIN LATERAL (SELECT e.id, e.dispute_id, e.kind, e.at, e.detail FROM dispute_events e
+                            WHERE e.kind = ANY (${kinds}::text[]) AND e.at >= p.s AND e.at < p.e OFFSET 0) e
         JOIN disputes d ON d.id = e.dispute_id AND d.region_code LIKE $1
         GROUP BY p.m, GROUPING SETS ({sets})"""
     return sql, args
@@ -556,13 +602,21 @@ def _empty() -> Figures:
     return Figures({})
 
 
+#: the statistics' statements sort and hash a few hundred thousand rows for a province's
+#: trend; PostgreSQL's default 4 MB would spill them to temporary files
+WORK_MEM = "64MB"
+
+
 async def _figures(conn, scope: Scope, periods: list[Period], full: tuple[FullSet, ...],
-                   breakdowns: tuple[Breakdown, ...] = (), breakdown_keys: tuple[str, ...] = CELL_COUNTS
-                   ) -> dict[tuple[str, str, Any], Figures]:
-    """(month, group, key) → figures; group "total" has key None."""
+                   breakdowns: tuple[Breakdown, ...] = (), breakdown_keys: tuple[str, ...] = CELL_COUNTS,
+                   *, durations: bool = True) -> dict[tuple[str, str, Any], Figures]:
+    """(month, group, key) → figures; group "total" has key None (durations only if asked)."""
     out: dict[tuple[str, str, Any], Figures] = {}
-    sql, args = _dispute_query(scope, periods, full, breakdowns, breakdown_keys)
-    for row in await conn.fetch(sql, *args):
+    sql, args = _dispute_query(scope, periods, full, breakdowns, breakdown_keys, durations=durations)
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        rows = await conn.fetch(sql, *args)
+    for row in rows:
         values = {k: v for k, v in dict(row).items() if v is not None}
         out[(row["month"], row["grp"], row["key"])] = Figures(values)
     if not full:
@@ -884,7 +938,7 @@ async def trend(principal, region: Any, start: Any, end: Any) -> Trend:
 
 async def compute_trend(conn, scope: Scope, first: int, last: int) -> Trend:
     periods = [period_of_index(i) for i in range(first - 12, last + 1)]
-    figures = await _figures(conn, scope, periods, ("total",))
+    figures = await _figures(conn, scope, periods, ("total",), durations=False)
 
     def at(index: int) -> Figures:
         return figures.get((period_of_index(index).month, "total", None), _empty())
