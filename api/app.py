@@ -21,6 +21,7 @@ from litestar_offline_docs.core import generate_static_files_config
 from api.auth import BearerTokenMiddleware
 from api.middleware import request_context_middleware, stamp_response
 from api.pages import csrf_config, page_handlers, security_headers, template_config, use_shared_secret
+from api.options import rebind_options
 from api.problems import EXCEPTION_HANDLERS, document_errors, problem_page
 import referrals
 from api.routes.court_api import CourtEntrustmentController, CourtReferralController
@@ -34,7 +35,7 @@ from api.routes.public import public_lookup
 from api.routes.risk import RiskController, WarningController
 from api.routes.registry import OrgController, RegionController
 from api.routes.stats import ReportController, StatsController
-from api.validation import check_body
+from api.validation import check_request
 from mediation import early_warning, lookup, workdays
 from mediation.db import Database
 from mediation.settings import Settings, load
@@ -114,7 +115,7 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         before_send=[stamp_response, security_headers],
-        before_request=check_body,
+        before_request=check_request,
         csrf_config=csrf_config(settings),
         template_config=template_config(),
         state=State({"settings": settings}),
@@ -125,4 +126,5 @@ def create_app(*, settings: Settings | None = None, manage_database: bool = True
     # outermost, so the router's own answers (404 for an unknown route, 405) carry a request id too
     app.asgi_handler = request_context_middleware(app.asgi_handler)
     document_errors(app)
+    rebind_options(app)
     return app

@@ -21,6 +21,7 @@ from litestar.params import ParameterKwarg
 from litestar.routes import HTTPRoute
 
 from api import messages
+from api.document import tidy
 from api.messages import N_
 from api.validation import check
 from mediation.errors import DomainError, FieldError, Invalid, RateLimited
@@ -141,34 +142,46 @@ def _domain(request: Request, exc: DomainError) -> Response:
 
 def _validation(request: Request, exc: ValidationException) -> Response:
     """Litestar's refusals of query, path and header parameters (bodies are checked
-    before, by `api.validation.check_body`): the field from Litestar's structured
-    `key`, the message from the parameter's declared type."""
+    before, by `api.validation.check_body`): each parameter named as the client sent it
+    (`from`, `If-Match`), the message from the type and constraints it declares."""
     handler = request.route_handler
-    parameters = handler.parsed_fn_signature.parameters if handler else {}
     errors: list[FieldError] = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict) or not item.get("key"):
             continue
-        key = str(item["key"])
-        name = _parameter_name(handler, key)
-        raw = _raw_parameter(request, key, str(item.get("source") or ""))
-        definition = parameters.get(name)
-        found = check(raw, definition.annotation, key, lax=True) if definition is not None and raw is not None else []
-        errors.extend(found or [FieldError(key, N_("has a value of the wrong kind"))])
+        name, wire, source = _parameter(handler, str(item["key"]), str(item.get("source") or ""))
+        raw = _raw_parameter(request, wire, source)
+        declared = _declared(handler, name)
+        found = check(raw, declared, wire, lax=True) if declared is not None and raw is not None else []
+        errors.extend(found or [FieldError(wire, N_("is required") if raw is None else N_("has a value of the wrong kind"))])
     if not errors:
         errors = [FieldError("body", N_("has a value of the wrong kind"))]
     return problem(request, 422, DETAILS[422], errors=errors)
 
 
-def _parameter_name(handler: HTTPRouteHandler | None, key: str) -> str:
-    """The handler's argument for a query/header key (an alias such as `If-Match`)."""
+def _parameter(handler: HTTPRouteHandler | None, key: str, source: str) -> tuple[str, str, str]:
+    """(the handler's argument, the name on the wire, where it travels) for an error key."""
     if handler is None:
-        return key
+        return key, key, source
     for name, definition in handler.parsed_fn_signature.parameters.items():
         kwarg = definition.kwarg_definition
-        if isinstance(kwarg, ParameterKwarg) and key in (kwarg.query, kwarg.header, kwarg.cookie):
-            return name
-    return key
+        aliases = (kwarg.query, kwarg.header, kwarg.cookie) if isinstance(kwarg, ParameterKwarg) else ()
+        if key == name or key in aliases:
+            if isinstance(kwarg, ParameterKwarg) and kwarg.header:
+                return name, kwarg.header, "header"
+            if isinstance(kwarg, ParameterKwarg) and kwarg.cookie:
+                return name, kwarg.cookie, "cookie"
+            wire = kwarg.query if isinstance(kwarg, ParameterKwarg) and kwarg.query else name
+            return name, wire, source or "query"
+    return key, key, source
+
+
+def _declared(handler: HTTPRouteHandler | None, name: str):
+    """The parameter's type as Litestar checks it, with the constraints it declares."""
+    if handler is None:
+        return None
+    model = handler.signature_model
+    return getattr(model, "__annotations__", {}).get(name)
 
 
 def _raw_parameter(request: Request, key: str, source: str) -> str | None:
@@ -284,7 +297,7 @@ async def problem_page(request: Request, slug: str) -> Response:
 
 def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
     """The error statuses an operation can answer, from what it declares: a token (401),
-    guards (403), path parameters (404), a body (413, 400), any input (422), a change
+    guards (403), path parameters and required query parameters (404), a body (413, 400), any input (422), a change
     by a caller with a token (409), the database (503); `opt={"problems": [...]}` adds
     others (e.g. 429)."""
     method = next(iter(handler.http_methods))
@@ -298,7 +311,7 @@ def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
         statuses.add(401)
     if handler.resolve_guards():
         statuses.add(403)
-    if route.path_parameters:
+    if route.path_parameters or _names_a_thing(handler):
         statuses.add(404)
     if has_body:
         statuses |= {400, 413}
@@ -309,6 +322,17 @@ def _statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> list[int]:
     if api:
         statuses.add(503)
     return sorted(statuses)
+
+
+def _names_a_thing(handler: HTTPRouteHandler) -> bool:
+    """A required query parameter addresses something that may not exist or not be
+    visible (the region of the statistics), like a path parameter does."""
+    for name, definition in handler.parsed_fn_signature.parameters.items():
+        kwarg = definition.kwarg_definition
+        if (name not in ("request", "data", "self") and isinstance(kwarg, ParameterKwarg) and kwarg.required
+                and not kwarg.header and not kwarg.cookie):
+            return True
+    return False
 
 
 def document_errors(app: Litestar) -> None:
@@ -328,6 +352,7 @@ def document_errors(app: Litestar) -> None:
                     description=f"{kind.title}: see /problems/{kind.slug}"))
             handler.responses = declared
     openapi = app.openapi_schema   # built now, once, from the responses above
+    tidy(app, openapi)
     for item in (openapi.paths or {}).values():
         for operation in (item.get, item.put, item.post, item.delete, item.patch, item.head, item.options):
             if operation is None or not operation.responses:

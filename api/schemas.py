@@ -63,6 +63,19 @@ COURT_CODE = COURT_CODE_RE.pattern
 URL_RE = r"^https?://[A-Za-z0-9._~-]+(?::[0-9]{1,4})?(?:[/?#][^\s]*)?$"
 MONEY_RE = r"^[0-9]{1,12}(?:\.[0-9]{1,2})?$"
 MONTH_RE = r"^[0-9]{4}-(?:0[1-9]|1[0-2])$"
+#: a list's period bound: a date, or a date and time (`mediation.fields.instant`; a `+` sent
+#: unencoded arrives as a space)
+INSTANT_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:[Zz]|[ +-][0-9]{2}(?::?[0-9]{2})?)?)?$"
+#: a statistics month, from 2000-01 (`mediation.stats.parse_month`)
+STATS_MONTH_RE = r"^[2-9][0-9]{3}-(?:0[1-9]|1[0-2])$"
+#: base64url without padding, as `mediation.pagination.encode_cursor` writes it
+CURSOR_RE = r"^[A-Za-z0-9_-]+$"
+CHILD_RE = r"^(?:unassigned|[0-9]{6}|[0-9]{9}|[0-9]{12})$"
+#: `If-Match: "3"` (`W/` and the quotes optional): a version from 1
+IF_MATCH_RE = r'^(?:W/)?"?0*[1-9][0-9]{0,8}"?$'
+#: printable characters of a header (Latin-1, as HTTP reads it), not only spaces
+_HEADER_PRINTABLE = r" -~\xa1-\xac\xae-\xff"
+IDEMPOTENCY_KEY_RE = rf"^[{_HEADER_PRINTABLE}]*[!-~\xa1-\xac\xae-\xff][{_HEADER_PRINTABLE}]*$"
 
 #: what each declared pattern means, in words (`api.validation` answers with these)
 PATTERN_MESSAGES: dict[str, str] = {
@@ -77,6 +90,12 @@ PATTERN_MESSAGES: dict[str, str] = {
     COURT_CODE: N_("must be a court code such as 川1325 (province abbreviation and 0, 2 or 4 digits)"),
     URL_RE: N_("must be an http or https URL"),
     MONTH_RE: N_("must be a month such as 2026-10"),
+    INSTANT_RE: N_("must be a date (2026-10-01) or an RFC 3339 time (2026-10-01T08:00:00+08:00)"),
+    STATS_MONTH_RE: N_("must be a month written YYYY-MM, from 2000-01"),
+    CURSOR_RE: N_("is not a cursor this service gave out"),
+    CHILD_RE: N_("must be a region code of 6, 9 or 12 digits, or `unassigned`"),
+    IF_MATCH_RE: N_('must be the dispute version, e.g. "3"'),
+    IDEMPOTENCY_KEY_RE: N_("must be printable characters, not only spaces"),
     MONEY_RE: N_("must be an amount in yuan, not negative, with at most two decimals, such as 3000.00"),
 }
 
@@ -96,7 +115,8 @@ Phone = Annotated[str, Meta(pattern=PHONE, description="7 to 15 digits, an optio
                             "answered without the spaces and dashes", examples=["138-0000-0001"])]
 RegionCode = Annotated[str, Meta(pattern=REGION_CODE_RE, description="6, 9 or 12 digits (统计用区划代码); answered "
                                  "in the 12-digit form", examples=["511325101"])]
-CourtCaseNo = Annotated[str, _text(CASE_NO_MAX, pattern=NAME_RE, description="As the court numbers it",
+#: read by `mediation.fields.text` (no outer whitespace trimmed), so `TEXT_RE`, not `NAME_RE`
+CourtCaseNo = Annotated[str, _text(CASE_NO_MAX, pattern=TEXT_RE, description="As the court numbers it",
                                    examples=["(2026)川1325民初123号"])]
 WebhookUrl = Annotated[str, Meta(pattern=URL_RE, max_length=URL_MAX,
                                  description="http or https URL receiving Standard Webhooks POSTs",
@@ -273,7 +293,7 @@ class ReportIn(msgspec.Struct, kw_only=True):
     """上报: freeze a region's monthly figures."""
 
     region: RegionCode
-    month: Annotated[str, Meta(pattern=MONTH_RE, description="An ended month, YYYY-MM (Asia/Shanghai)",
+    month: Annotated[str, Meta(pattern=STATS_MONTH_RE, description="An ended month, YYYY-MM (Asia/Shanghai), from 2000-01",
                                examples=["2026-10"])]
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import types
+import typing
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -26,6 +28,7 @@ import msgspec.inspect as mi
 from litestar import Request
 from litestar.exceptions import SerializationException
 from litestar.enums import RequestEncodingType
+from litestar.params import ParameterKwarg
 from litestar.types import Empty
 
 from api.messages import N_
@@ -63,7 +66,7 @@ def _kind_fits(value: Any, t: mi.Type) -> bool:
     if isinstance(t, mi.BoolType):
         return isinstance(value, bool)
     if isinstance(t, mi.IntType):
-        return _is_int(value)
+        return _is_int(value) or (isinstance(value, float) and value.is_integer())
     if isinstance(t, mi.FloatType):
         return _is_int(value) or isinstance(value, float)
     if isinstance(t, mi.DecimalType):
@@ -241,9 +244,37 @@ def check(value: Any, annotation: Any, field: str = "", *, lax: bool = False) ->
         return []
     except msgspec.ValidationError:
         pass
+    if not lax and _has_integral_float(value):
+        # JSON Schema's `integer` includes 3.0; Litestar's own decoding reads it as 3
+        try:
+            msgspec.convert(_integral_floats(value), annotation, strict=True)
+            return []
+        except msgspec.ValidationError:
+            pass
     errors = list(explain(value, _type_info(annotation), field, lax=lax))
     return [FieldError(e.field or "body", e.key, e.params) for e in errors] or [
         FieldError(field or "body", N_("has a value of the wrong kind"))]
+
+
+def _has_integral_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return value.is_integer()
+    if isinstance(value, dict):
+        return any(_has_integral_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_integral_float(v) for v in value)
+    return False
+
+
+def _integral_floats(value: Any) -> Any:
+    """The JSON value with every whole float (3.0) as an int (3)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats(v) for v in value]
+    return value
 
 
 # ---------------------------------------------------------------- the hook
@@ -258,8 +289,18 @@ def _body_annotation(request: Request) -> Any:
     return data.annotation if media_type == RequestEncodingType.JSON else Empty
 
 
+async def check_request(request: Request) -> None:
+    """`before_request`: refuse an API query string that does not fit the parameters the
+    handler declares, then a body that does not fit its `data` type."""
+    if request.url.path.startswith(API_PREFIX):
+        errors = query_errors(request)
+        if errors:
+            raise Invalid(errors)
+    await check_body(request)
+
+
 async def check_body(request: Request) -> None:
-    """`before_request`: refuse a body that does not fit the handler's `data` type."""
+    """Refuse a body that does not fit the handler's `data` type."""
     annotation = _body_annotation(request)
     if annotation is Empty:
         return
@@ -279,6 +320,76 @@ async def check_body(request: Request) -> None:
         if any(e.field == "body" for e in errors) and not isinstance(value, dict):
             errors = [FieldError("body", N_("a JSON object is required"))]
         raise Invalid(errors)
+
+
+API_PREFIX = "/api/"
+_NOT_QUERY = frozenset({"request", "data", "self", "state", "scope", "headers", "cookies", "query"})
+
+
+def _query_parameters(request: Request) -> dict[str, tuple[str, Any, bool]]:
+    """wire name → (argument, the type as Litestar checks it, required) of the handler's
+    query parameters."""
+    handler = request.route_handler
+    if handler is None:
+        return {}
+    model = getattr(handler.signature_model, "__annotations__", {})
+    found: dict[str, tuple[str, Any, bool]] = {}
+    for name, definition in handler.parsed_fn_signature.parameters.items():
+        kwarg = definition.kwarg_definition
+        if name in _NOT_QUERY or name in request.path_params or name not in model:
+            continue
+        if isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
+            continue
+        if kwarg is not None and not isinstance(kwarg, ParameterKwarg):
+            continue   # a dependency
+        wire = kwarg.query if isinstance(kwarg, ParameterKwarg) and kwarg.query else name
+        found[wire] = (name, model[name], definition.is_required)
+    return found
+
+
+def _present(annotation: Any) -> Any:
+    """The type a value that is present must have: without the `None` of `X | None`
+    (a query string cannot carry a null; leaving the parameter out is how)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kept = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return typing.Union[tuple(kept)] if len(kept) > 1 else kept[0]
+    return annotation
+
+
+def _repeatable(annotation: Any) -> bool:
+    origin = typing.get_origin(_present(annotation))
+    if origin is typing.Annotated:
+        origin = typing.get_origin(typing.get_args(_present(annotation))[0])
+    return origin in (list, tuple, set, frozenset)
+
+
+def query_errors(request: Request) -> list[FieldError]:
+    """Every query parameter the handler does not declare, given twice, or of the wrong
+    type, named as sent: the same refusals the OpenAPI document promises."""
+    declared = _query_parameters(request)
+    errors: list[FieldError] = [FieldError(wire, N_("is required")) for wire, (_, _, required) in declared.items()
+                                if required and wire not in request.query_params]
+    for key in dict.fromkeys(request.query_params.keys()):
+        values = request.query_params.getall(key)
+        if key not in declared:
+            errors.append(FieldError(key, N_("is not a parameter of this request")))
+            continue
+        annotation = declared[key][1]
+        if len(values) > 1 and not _repeatable(annotation):
+            errors.append(FieldError(key, N_("must be given once")))
+            continue
+        present = _present(annotation)
+        # numbers and true/false arrive as text; times and ids are read as written (not "0.5" as a time)
+        errors.extend(check(values[0], present, key, lax=not _textual(present)))
+    return errors
+
+
+def _textual(annotation: Any) -> bool:
+    try:
+        t = _bare(_type_info(annotation))
+    except TypeError:
+        return False
+    return isinstance(t, mi.DateTimeType | mi.DateType | mi.TimeType | mi.UUIDType)
 
 
 def _accepts_none(annotation: Any) -> bool:

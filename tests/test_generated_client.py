@@ -86,7 +86,8 @@ def test_a_court_works_its_referrals_and_entrusts_a_case_through_the_generated_c
     models = module("models")
     court = "api.court."
 
-    listed = module(court + "api_v1_court_referrals_list").sync_detailed(client=client, status="pending")
+    pending = models.ApiV1CourtReferralsListStatus.PENDING   # the query's codes are typed too
+    listed = module(court + "api_v1_court_referrals_list").sync_detailed(client=client, status=pending)
     assert listed.status_code == 200
     assert referral_id in [item["id"] for item in listed.parsed.to_dict()["items"]]
 

@@ -172,7 +172,8 @@ async def test_each_reveal_writes_one_entry(client, world, moved):
 
 async def test_list_has_no_reveal(client, world, moved):
     r = await client.get(f"{API}/disputes?reveal=true", headers=world.h("admin"))
-    assert r.status_code == 200
+    assert r.status_code == 422   # a parameter the list does not declare is refused, not ignored
+    assert r.json()["errors"] == [{"field": "reveal", "message": "is not a parameter of this request"}]
     _assert_nothing_in_full(r.text)
 
 

@@ -14,7 +14,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
 from api.guards import COURT, COURT_SIDE, principal_of, referral_visible
-from api.params import Cursor, IdempotencyKey, Limit, page_size
+from api.params import Cursor, DisputeStatus, IdempotencyKey, Limit, ReferralKind, ReferralStatus, page_size
 from referrals import service
 from api.schemas import AckIn, DecisionIn, EntrustmentIn
 
@@ -30,7 +30,7 @@ class CourtReferralController(Controller):
     guards = [COURT_SIDE]
 
     @get("/", summary="Referrals addressed to the calling court, newest first, disputes in full (audited)")
-    async def list(self, request: Request, status: str | None = None, kind: str | None = None,
+    async def list(self, request: Request, status: ReferralStatus = None, kind: ReferralKind = None,
                    court_id: Annotated[uuid.UUID | None, Parameter(description="admin only: one court's")] = None,
                    limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
         return await service.list_referrals(principal_of(request), status=status, kind=kind, court_id=court_id,
@@ -77,7 +77,7 @@ class CourtEntrustmentController(Controller):
             principal, idempotency_key, fingerprint, lambda: service.entrust(principal, data), status=201))
 
     @get("/", summary="The calling court's entrustments, newest first")
-    async def list(self, request: Request, status: str | None = None, limit: Limit = None,
+    async def list(self, request: Request, status: DisputeStatus = None, limit: Limit = None,
                    cursor: Cursor = None) -> dict[str, Any]:
         return await service.list_entrustments(principal_of(request), status=status, limit=page_size(limit),
                                                cursor=cursor)

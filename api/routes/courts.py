@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, delete, get, patch, post
 
 from api.guards import ADMIN, court_exists, principal_of
-from api.params import Cursor, Limit, page_size
+from api.params import Cursor, Limit, Region, page_size
 from referrals import courts
 from api.schemas import CourtIn, CourtPatch, RosterIn
 
@@ -24,7 +24,7 @@ class CourtController(Controller):
                                          region_code=data.region_code, webhook_url=data.webhook_url)
 
     @get("/", summary="Courts (every role): id, name, code, region")
-    async def list(self, request: Request, region: str | None = None, limit: Limit = None,
+    async def list(self, request: Request, region: Region = None, limit: Limit = None,
                    cursor: Cursor = None) -> dict[str, Any]:
         return await courts.list_courts(principal_of(request), region=region, limit=page_size(limit), cursor=cursor)
 

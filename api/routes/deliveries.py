@@ -4,17 +4,13 @@ hand retry for dead deliveries."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
 
 from api.guards import ADMIN, principal_of
-from api.params import Cursor, Limit, page_size
+from api.params import Cursor, DeliveryStatus, Limit, page_size
 from referrals import worker
-
-Status = Annotated[str | None, Parameter(description="pending | delivered | dead")]
-
 
 class DeliveryController(Controller):
     path = "/deliveries"
@@ -22,7 +18,7 @@ class DeliveryController(Controller):
     guards = [ADMIN]
 
     @get("/", summary="Webhook deliveries, newest first (admin)")
-    async def list(self, status: Status = None, court_id: uuid.UUID | None = None, limit: Limit = None,
+    async def list(self, status: DeliveryStatus = None, court_id: uuid.UUID | None = None, limit: Limit = None,
                    cursor: Cursor = None) -> dict[str, Any]:
         return await worker.list_deliveries(status=status, court_id=court_id, limit=page_size(limit),
                                             cursor=cursor)

@@ -6,11 +6,23 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
 from api.guards import READERS, dispute_actionable, dispute_readable, principal_of, registers_at_own_org, roles
-from api.params import Cursor, IfMatch, Limit, page_size
+from api.params import (
+    Cursor,
+    DisputeStatus,
+    DisputeType,
+    IfMatch,
+    Limit,
+    PeriodFrom,
+    PeriodTo,
+    Region,
+    RiskLevel,
+    Search,
+    Source,
+    page_size,
+)
 from api.schemas import (
     ConfirmationIn,
     DisputeIn,
@@ -36,14 +48,6 @@ def _transition(action: str, body: type[msgspec.Struct], summary: str):
     return handler
 
 
-PeriodFrom = Annotated[str | None, Parameter(
-    description="From this time on (inclusive): a date (2026-10-01, from the start of that day in Beijing) "
-                "or an RFC 3339 time", examples=[Example(value="2026-10-01")])]
-PeriodTo = Annotated[str | None, Parameter(
-    description="Before this time (exclusive): a date (2026-11-01, before that day begins in Beijing) "
-                "or an RFC 3339 time", examples=[Example(value="2026-11-01")])]
-
-
 class DisputeController(Controller):
     path = "/disputes"
     tags = ["disputes"]
@@ -54,14 +58,12 @@ class DisputeController(Controller):
         return await disputes.register(principal_of(request), data)
 
     @get("/", summary="Disputes the caller may read, newest registration first")
-    async def list(self, request: Request, status: str | None = None, type: str | None = None,
-                   org_id: uuid.UUID | None = None, region: str | None = None,
-                   q: Annotated[str | None, Parameter(description="Case number, summary or party name")] = None,
-                   overdue: bool = False, source: str | None = None,
+    async def list(self, request: Request, status: DisputeStatus = None, type: DisputeType = None,
+                   org_id: uuid.UUID | None = None, region: Region = None,
+                   q: Search = None, overdue: bool = False, source: Source = None,
                    registered_from: PeriodFrom = None, registered_to: PeriodTo = None,
                    concluded_from: PeriodFrom = None, concluded_to: PeriodTo = None,
-                   risk: Annotated[str | None, Parameter(
-                       description="red, or yellow (yellow and red): the effective risk level now")] = None,
+                   risk: RiskLevel = None,
                    limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
         filters = disputes.ListFilters(status=status, type=type, org_id=org_id, region=region, q=q,
                                        overdue=overdue, source=source, registered_from=registered_from,

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Response, get
 
 from api.guards import ADMIN
-from api.params import Cursor, Limit, page_size
+from api.params import Actor, Cursor, Limit, page_size
 from mediation import audit, db
 
 
@@ -39,6 +39,6 @@ class AuditController(Controller):
     guards = [ADMIN]
 
     @get("/", summary="Who viewed full personal data or changed what (admin)")
-    async def list(self, dispute_id: uuid.UUID | None = None, actor: str | None = None,
+    async def list(self, dispute_id: uuid.UUID | None = None, actor: Actor = None,
                    limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
         return await audit.list_entries(dispute_id=dispute_id, actor=actor, limit=page_size(limit), cursor=cursor)

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, get, patch, post
 
 from api.guards import ADMIN, org_admin, principal_of
-from api.params import Cursor, Limit, page_size
+from api.params import Cursor, Limit, Region, RegionPath, Search, Tier, page_size
 from api.schemas import MediatorIn, MediatorPatch, OrgIn, RegionIn
 from mediation import orgs, regions
 from mediation.pagination import decode_cursor, encode_cursor
@@ -26,7 +26,7 @@ class RegionController(Controller):
         return region.as_dict()
 
     @get("/", summary="List regions by parent (top level without `parent`)")
-    async def list(self, parent: str | None = None, limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
+    async def list(self, parent: Region = None, limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
         after = decode_cursor(cursor, 1)[0] if cursor else None
         n = page_size(limit)
         items, total = await regions.children(parent, limit=n + 1, after=after)
@@ -36,7 +36,7 @@ class RegionController(Controller):
                 "next_cursor": encode_cursor(items[-1].code) if more else None}
 
     @get("/{code:str}", summary="One region")
-    async def read(self, code: str) -> dict[str, Any]:
+    async def read(self, code: RegionPath) -> dict[str, Any]:
         return (await regions.get(code)).as_dict()
 
 
@@ -50,8 +50,8 @@ class OrgController(Controller):
                                      region_code=data.region_code)
 
     @get("/", summary="Organisations the caller may see (mediators: their county; bureau: its region)")
-    async def list(self, request: Request, region: str | None = None, tier: str | None = None,
-                   q: str | None = None, limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
+    async def list(self, request: Request, region: Region = None, tier: Tier = None,
+                   q: Search = None, limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
         return await orgs.list_orgs(principal_of(request), region=region, tier=tier, q=q,
                                     limit=page_size(limit), cursor=cursor)
 

@@ -13,14 +13,14 @@ from litestar.params import Parameter
 from msgspec import Meta
 
 from api.guards import dispute_actionable, principal_of, roles
-from api.params import Cursor, IfMatch, Limit, page_size
+from api.params import Cursor, IfMatch, Limit, Region, page_size
 from mediation import disputes, early_warning, risk
 
 
 
 class RiskIn(msgspec.Struct):
-    level: Annotated[str, Meta(description="One of: " + ", ".join(f"`{k}` {v}" for k, v in risk.LEVELS.items()))]
-    reasons: Annotated[list[str], Meta(description="Intake risks the person sees: " + ", ".join(
+    level: Annotated[Literal[tuple(risk.LEVELS)], Meta(description="One of: " + ", ".join(f"`{k}` {v}" for k, v in risk.LEVELS.items()))]
+    reasons: Annotated[list[Literal[tuple(risk.INTAKE_RISKS)]], Meta(description="Intake risks the person sees: " + ", ".join(
         f"`{k}` {v}" for k, v in risk.INTAKE_RISKS.items()), max_length=10)] | None = None
     note: str | None = None
     at: dt.datetime | None = None
@@ -65,7 +65,7 @@ class WarningController(Controller):
     guards = [roles("admin", "bureau", "mediator")]
 
     @get("/", summary="Open disputes at red or yellow (or above), most recent rise first")
-    async def list(self, request: Request, region: str | None = None,
+    async def list(self, request: Request, region: Region = None,
                    level: Annotated[Literal["red", "yellow"], Parameter(description="red, or yellow and above")] = "yellow",
                    since: Annotated[dt.datetime | None, Parameter(description="Rose to its level at or after")] = None,
                    limit: Limit = None, cursor: Cursor = None) -> WarningPage:
