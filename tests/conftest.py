@@ -76,13 +76,21 @@ async def pool(database_url):
 
 
 @pytest.fixture(autouse=True)
-async def clean(pool):
+def clean(request):
+    """Empty tables for every test that uses the database (through `pool` or
+    `database_url`, directly or by another fixture); a test that does not (the pure
+    rules) starts no PostgreSQL."""
+    if "pool" in request.fixturenames or "database_url" in request.fixturenames:
+        request.getfixturevalue("empty_tables")
+
+
+@pytest.fixture
+async def empty_tables(pool):
     async with pool.acquire() as conn:
         tables = [r["tablename"] for r in await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'") if r["tablename"] not in KEEP_TABLES]
         if tables:
             await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-    yield
 
 
 @pytest.fixture
