@@ -91,20 +91,9 @@ def tiaojie(*args: str, url: str) -> str:
 
 # ---------------------------------------------------------------- the server
 
-def app_factory():
-    """uvicorn `--factory` target for multi-worker runs: each worker process configures
-    the same logging as `tiaojie serve` before building the app."""
-    from api import logs
-    from api.app import create_app
-
-    logs.configure(os.environ.get("TIAOJIE_LOG_LEVEL", "INFO"))
-    return create_app()
-
-
 @dataclass
 class Server:
-    """`tiaojie serve` (workers == 1) or uvicorn with the same app factory and logging
-    (workers > 1, what a `--workers` option would do), as a subprocess on 127.0.0.1."""
+    """`tiaojie serve --workers N` as a subprocess on 127.0.0.1."""
 
     url: str
     workers: int = 1
@@ -122,17 +111,8 @@ class Server:
         env = {**os.environ, "TIAOJIE_DATABASE_URL": self.url}
         if self.source is not None:
             env["PYTHONPATH"] = str(self.source)
-        if self.workers == 1 and (ROOT / "mediation" / "demo.py").exists():
-            cmd = [str(VENV_BIN / "tiaojie"), "serve", "--port", str(self.port)]
-            self.how = "tiaojie serve"
-        else:
-            cmd = [sys.executable, "-c", (
-                   f"import sys, uvicorn; sys.path.insert(0, {str(ROOT / 'bench')!r}); "
-                   f"uvicorn.run('common:app_factory', factory=True, host='127.0.0.1', port={self.port}, "
-                   f"workers={self.workers}, log_config=None, access_log=False, timeout_graceful_shutdown=5)")]
-            self.how = f"uvicorn --factory (tiaojie's app and logging), {self.workers} worker(s)"
-            if self.workers == 1:
-                self.how += "; `tiaojie serve` cannot start: mediation/demo.py is missing"
+        cmd = [str(VENV_BIN / "tiaojie"), "serve", "--port", str(self.port), "--workers", str(self.workers)]
+        self.how = f"tiaojie serve --workers {self.workers}"
         log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -153,7 +133,7 @@ class Server:
             return []
         if self.workers == 1:
             return [self.proc.pid]
-        return [p for p in children(self.proc.pid) if "multiprocessing" in _cmdline(p)]
+        return [p for p in children(self.proc.pid) if "spawn_main" in _cmdline(p)]
 
     def all_pids(self) -> list[int]:
         return [] if self.proc is None else [self.proc.pid, *descendants(self.proc.pid)]

@@ -604,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, default=2, help="load-generator processes (default 2)")
     p.add_argument("--scenario", choices=["spread", "one-county", "both"], default="both")
     p.add_argument("--workers", type=int, default=1,
-                   help="server processes: 1 runs `tiaojie serve`; more run uvicorn --workers with the same app")
+                   help="server processes: `tiaojie serve --workers N`")
     p.add_argument("--skip-baseline", action="store_true", help="only the API side")
     p.add_argument("--profile", type=Path, help="py-spy the server during the API runs; collapsed stacks go here")
     p.add_argument("--py-spy", default=shutil.which("py-spy") or "/tmp/pyspy/bin/py-spy")

@@ -42,7 +42,7 @@ from mediation import clock as _clock
 from mediation import db
 from mediation.errors import Conflict, Invalid, NotFound
 from mediation.pagination import Keyset, keyset_page
-from referrals import signing
+from referrals import signing, webhook_http
 from referrals.outbox import NOTIFY_CHANNEL
 
 log = structlog.get_logger("tiaojie.worker")
@@ -60,6 +60,7 @@ DEFAULT_CONCURRENCY = 32
 DEFAULT_JITTER = 0.10  # a gap grows by 0–10 %, never shrinks
 MAX_RETRY_AFTER_SECONDS = 86400.0  # no receiver parks an event for longer than the longest gap
 MAX_RESPONSE_BYTES = 64 * 1024
+USER_AGENT = "tiaojie-webhooks/1"
 #: `last_error` for failures below HTTP: the same words whatever the socket said, so the
 #: deliveries list cannot tell an admin which ports of an address are open ("connection
 #: refused" vs. a reset vs. a TLS alert). HTTP status codes are kept.
@@ -146,19 +147,26 @@ def _dsn() -> str:
 
 _CLAIM = """
 WITH due AS (
-    SELECT o.id
-    FROM webhook_outbox o
-    JOIN courts c ON c.id = o.court_id
-    WHERE o.status = 'pending'
-      AND o.next_attempt_at <= coalesce($1, now())
-      AND (o.locked_until IS NULL OR o.locked_until < coalesce($1, now()))
-      AND c.webhook_url IS NOT NULL AND c.webhook_url <> ''
+    -- per court that can receive, its oldest due rows in index order (court_id, next_attempt_at),
+    -- so a claim reads about as many rows as it takes, however long the backlog
+    SELECT d.id, d.next_attempt_at
+    FROM courts c
+    CROSS JOIN LATERAL (
+        SELECT o.id, o.next_attempt_at
+        FROM webhook_outbox o
+        WHERE o.court_id = c.id AND o.status = 'pending'
+          AND o.next_attempt_at <= coalesce($1, now())
+          AND (o.locked_until IS NULL OR o.locked_until < coalesce($1, now()))
+        ORDER BY o.next_attempt_at
+        LIMIT $2
+        FOR UPDATE OF o SKIP LOCKED
+    ) d
+    WHERE c.webhook_url IS NOT NULL AND c.webhook_url <> ''
       AND c.webhook_disabled_at IS NULL
       AND EXISTS (SELECT 1 FROM court_secrets s
                   WHERE s.court_id = c.id AND (s.expires_at IS NULL OR s.expires_at > coalesce($1, now())))
-    ORDER BY o.next_attempt_at
+    ORDER BY d.next_attempt_at
     LIMIT $2
-    FOR UPDATE OF o SKIP LOCKED
 )
 UPDATE webhook_outbox o
 SET locked_until = coalesce($1, now()) + make_interval(secs => $3), locked_by = $4
@@ -263,9 +271,7 @@ class Worker:
         self._pool = pool
         self._dsn = dsn
         self._http = http
-        self._own_http = http is None
-        self._clients: list[httpx.AsyncClient] = []
-        self._lanes: asyncio.Queue[httpx.AsyncClient] | None = None
+        self._client: webhook_http.Client | None = None
         self._rng = rng or random.Random()
         self._listen = listen
         self._wake = asyncio.Event()
@@ -278,6 +284,8 @@ class Worker:
         self._successes = _GroupWriter(self._write_delivered)
         self._next_due: float | None = None  # time.monotonic() when the next retry falls due
         self._last_claim = 0.0
+        self._batch = max(1, self.concurrency // 4)
+        self._backlog = False  # the last claim filled every free slot: more rows are due
         self._log = log.bind(worker=self.id)
 
     # -- life cycle
@@ -287,7 +295,7 @@ class Worker:
         return self._pool or db.pool()
 
     async def start(self) -> Worker:
-        self._open_lanes()
+        self._open_client()
         if self._listen:
             self._listen_task = asyncio.create_task(self._listen_forever(), name="tiaojie-outbox-listen")
         self._loop_task = asyncio.create_task(self._run(), name="tiaojie-outbox-worker")
@@ -317,10 +325,9 @@ class Worker:
             async with self.pool.acquire() as conn:
                 await conn.execute("UPDATE webhook_outbox SET locked_until = NULL, locked_by = NULL "
                                    "WHERE locked_by = $1 AND status = 'pending'", self.id)
-        if self._own_http:
-            for client in self._clients:
-                await client.aclose()
-        self._clients, self._lanes = [], None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
         self._log.info("worker.stopped")
 
     def wake(self) -> None:
@@ -338,8 +345,15 @@ class Worker:
             self._wake.clear()
             self._last_claim = time.monotonic()
             free = self.concurrency - len(self._in_flight)
+            if self._backlog and 0 < free < self._batch and self._in_flight:
+                # draining a backlog: claim in batches, not a row per finished send (a claim
+                # is a write transaction; PostgreSQL's CPU per delivery follows their number)
+                refresh = not await self._sleep(self.poll_interval)
+                continue
             try:
                 claimed = await self._claim(free) if free > 0 else 0
+                if free > 0:
+                    self._backlog = claimed == free
                 failures = 0
             except Exception as e:  # noqa: BLE001 — the database is away, or the pool closing: try again
                 failures += 1
@@ -407,30 +421,19 @@ class Worker:
         return len(rows)
 
     def _done(self, task: asyncio.Task) -> None:
-        saturated = len(self._in_flight) >= self.concurrency
         self._in_flight.discard(task)
-        if saturated:
-            self._wake.set()
+        free = self.concurrency - len(self._in_flight)
+        if free == 1 and not self._backlog or free == self._batch or not self._in_flight:
+            self._wake.set()   # room to claim again: one slot, or a batch while draining a backlog
         if not task.cancelled() and task.exception() is not None:
             self._log.error("worker.deliver_crashed", error=repr(task.exception()))
 
-    def _open_lanes(self) -> None:
-        """One small httpx client per send slot. httpcore's pool matches every queued
-        request against every connection, which costs more than the request itself once
-        dozens share one pool; a lane holds one request at a time and a connection or two
-        (keep-alive per court host), so that cost stays flat."""
-        if self._lanes is not None:
-            return
-        if self._http is not None:
-            self._clients = [self._http]
-        else:
-            self._clients = [httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False,
-                limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-                headers={"user-agent": "tiaojie-webhooks/1"}) for _ in range(self.concurrency)]
-        self._lanes = asyncio.Queue()
-        for i in range(self.concurrency):
-            self._lanes.put_nowait(self._clients[i % len(self._clients)])
+    def _open_client(self) -> None:
+        """The HTTP client: an injected httpx client (tests, embedding), else one
+        `webhook_http.Client` for all send slots (its keep-alive pool holds up to
+        `concurrency` connections per court)."""
+        if self._client is None and self._http is None:
+            self._client = webhook_http.Client(user_agent=USER_AGENT, max_idle_per_origin=self.concurrency)
 
     # -- one delivery
 
@@ -438,41 +441,39 @@ class Worker:
         if not job.secrets:
             return Outcome("failed", error="no current signing secret")
         headers = signing.headers(job.id, int(self._wall().timestamp()), job.body, job.secrets)
-        self._open_lanes()
-        assert self._lanes is not None
-        client = await self._lanes.get()
+        self._open_client()
         try:
-            resp = await self._post(client, job, headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout):
+            async with asyncio.timeout(self.timeout):   # the whole exchange, however the bytes trickle
+                status, answer_headers = await self._post(job, headers)
+        except (webhook_http.ConnectFailed, httpx.ConnectError, httpx.ConnectTimeout):
             return Outcome("failed", error=COULD_NOT_CONNECT)
         except (TimeoutError, httpx.TimeoutException):  # before OSError: TimeoutError is one
             return Outcome("failed", error=f"no answer within {self.timeout:g} s")
         except OSError:
             return Outcome("failed", error=COULD_NOT_CONNECT)
-        except (httpx.HTTPError, ValueError):
+        except (webhook_http.ExchangeFailed, httpx.HTTPError, ValueError):
             return Outcome("failed", error=EXCHANGE_FAILED)
-        finally:
-            self._lanes.put_nowait(client)
-        status = resp.status_code
         if 200 <= status < 300:
             return Outcome("delivered", status=status)
         if status == 410:
             return Outcome("gone", status=status, error="HTTP 410 Gone: the court's webhook is disabled")
         note = " (redirects are not followed)" if 300 <= status < 400 else ""
         return Outcome("failed", status=status, error=f"HTTP {status}{note}",
-                       retry_after=retry_after_seconds(resp.headers.get("retry-after"), self._wall()))
+                       retry_after=retry_after_seconds(answer_headers.get("retry-after"), self._wall()))
 
-    async def _post(self, client: httpx.AsyncClient, job: Job, headers: dict[str, str]) -> httpx.Response:
-        """The whole exchange within the timeout (httpx's own applies per read, so a
-        receiver trickling bytes could hold it longer); at most 64 KiB of answer is read."""
-        async with asyncio.timeout(self.timeout):
-            async with client.stream("POST", job.url, content=job.body, headers=headers) as resp:
-                read = 0
-                async for chunk in resp.aiter_raw():
-                    read += len(chunk)
-                    if read > MAX_RESPONSE_BYTES:
-                        break
-        return resp
+    async def _post(self, job: Job, headers: dict[str, str]) -> tuple[int, Any]:
+        """POST the event; at most 64 KiB of answer is read."""
+        if self._client is not None:
+            answer = await self._client.post(job.url, job.body, headers, max_body=MAX_RESPONSE_BYTES)
+            return answer.status, answer.headers
+        assert self._http is not None
+        async with self._http.stream("POST", job.url, content=job.body, headers=headers) as resp:
+            read = 0
+            async for chunk in resp.aiter_raw():
+                read += len(chunk)
+                if read > MAX_RESPONSE_BYTES:
+                    break
+        return resp.status_code, resp.headers
 
     def next_delay(self, attempts: int, retry_after: float | None = None) -> float | None:
         """Seconds until the next attempt after `attempts` failed ones, or None when the
