@@ -195,8 +195,12 @@ async def _read_answer(reader: asyncio.StreamReader, max_body: int) -> tuple[Ans
             raise ValueError("a negative Content-Length")
         body = await reader.readexactly(min(length, max_body))
         return Answer(status, headers, body), keep and length <= max_body
-    body = await reader.read(max_body)   # delimited by the end of the connection
-    return Answer(status, headers, body), False
+    parts: list[bytes] = []   # delimited by the end of the connection
+    read = 0
+    while read < max_body and (chunk := await reader.read(max_body - read)):
+        parts.append(chunk)
+        read += len(chunk)
+    return Answer(status, headers, b"".join(parts)), False
 
 
 async def _read_chunked(reader: asyncio.StreamReader, max_body: int) -> tuple[bytes, bool]:

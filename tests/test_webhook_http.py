@@ -40,8 +40,11 @@ class RawServer:
                 answer = self.answers.pop(0)
                 if answer is None:
                     break
-                writer.write(answer)
-                await writer.drain()
+                for i in range(0, len(answer), 7):   # in pieces, as a slow network delivers them
+                    writer.write(answer[i:i + 7])
+                    await writer.drain()
+                    if i < 64:
+                        await asyncio.sleep(0.001)
                 if self.close_after:
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
