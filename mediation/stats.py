@@ -491,11 +491,23 @@ def _dispute_query(scope: Scope, periods: list[Period], full: tuple[FullSet, ...
         branches.append(branch("child", "child", every, False))
     branches += [branch(b, b, narrow, False) for b in breakdowns]
     flag_cols = ",\n            ".join(f'{sql} AS "{name}"' for name, sql in flags)
-    sql = f"""
+    candidates = f"""
         WITH c AS MATERIALIZED (
           SELECT c.*, p.s AS p_s, p.e AS p_e, p.m AS p_m, {_alias(_fill(OPEN_AT_END, 'p.s', 'p.e'), 'c')} AS open_e
           FROM {source} CROSS JOIN LATERAL ({_candidates('p.s', 'p.e', scope.prefix)}) c
-        ), u AS MATERIALIZED (
+        )"""
+    if "org_kind" not in used_keys and not any(ref in sql for _, sql in flags for ref in _FACT_REFS):
+        # the hotspots' received, resolved and group counts: the candidates' own columns suffice
+        sql = f"""{candidates}, f AS MATERIALIZED (
+          SELECT d.p_m AS month, {', '.join(f'{group_keys[k]} AS "k.{k}"' for k in used_keys) or 'NULL AS "k.none"'},
+            coalesce(d.agreement_amount, 0) * 100 AS amount_cents,
+            CASE WHEN {resolved} THEN {_MICROS} END AS micros,
+            {flag_cols}
+          FROM c d
+        )
+        {' UNION ALL '.join(branches)}"""
+        return sql, args
+    sql = f"""{candidates}, u AS MATERIALIZED (
           SELECT DISTINCT ON (c.id) c.* FROM c ORDER BY c.id, c.open_e DESC
         ), fx AS MATERIALIZED (
           SELECT {_DISPUTE_FACTS} FROM u
@@ -517,6 +529,8 @@ def _dispute_query(scope: Scope, periods: list[Period], full: tuple[FullSet, ...
     return sql, args
 
 
+#: what in a figure's predicate reads the per-dispute facts (`fx`) rather than the candidate
+_FACT_REFS = ("d.lvl_e", "d.first_red", "lp.", "eo.")
 #: what does not depend on the period, judged once per candidate dispute `u` however many
 #: months of a trend it is counted in: the first red moment, the latest performance record
 #: now (LATEST_PERFORMANCE, read by DISPUTE_JOINS elsewhere), the entry organisation's kind

@@ -255,6 +255,11 @@ async def check_everything(month_for_lists: str, region_for_lists: str) -> None:
                 got = _plain(await stats.compute_monthly(conn, scope, stats.period(month)))
                 want = ref.monthly(ds, code, month)
                 assert got == want, (code, month)
+                hot = await stats.compute_hotspots(conn, scope, stats.period(month))
+                kids = {c["region"]["code"]: c["counts"] for c in want["children"] if c["region"]}
+                assert {h.region.code: (h.received, h.resolved, h.group_disputes_received) for h in hot.regions} == {
+                    k: (c["received"], c["resolved"], c["group_disputes_received"]) for k, c in kids.items()}, (code, month)
+                assert {h.type: h.received for h in hot.types} == {t: c["received"] for t, c in want["by_type"].items()}
                 if got["children"]:
                     for key, value in got["counts"].items():
                         total = sum(c["counts"][key] for c in got["children"]) if key != "agreement_amount" else \
