@@ -113,8 +113,25 @@ def app_in_worker() -> Any:
     from api import logs
     from api.app import create_app
 
+    _end_with_parent()
     logs.configure(os.environ.get("TIAOJIE_LOG_LEVEL", "INFO"))
     return create_app()
+
+
+def _end_with_parent() -> None:
+    """A server process gets SIGTERM when the parent dies, however it dies (SIGKILL, the OOM
+    killer): orphans would keep the port, so the next `serve` could not bind it. Linux only
+    (prctl PR_SET_PDEATHSIG); elsewhere nothing happens."""
+    import contextlib
+    import ctypes
+    import os
+    import signal
+
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:   # the parent died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve_processes(*, database_url: str, host: str, port: int, workers: int) -> bool:

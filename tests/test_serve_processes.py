@@ -240,3 +240,22 @@ def test_serve_with_workers_starts_the_embedded_postgresql_once_and_stops_it(tmp
     assert 'tiaojie_http_requests_total{method="GET",route="/api/v1/courts",status="200"} 12.0' in metrics
     assert s.stop() == 0
     assert _postmasters((data / "pg").resolve()) == []
+
+
+async def test_the_processes_of_serve_workers_end_when_their_parent_is_killed(pool, database_url, tmp_path, started):
+    await pool.execute("DROP DATABASE IF EXISTS tiaojie_orphans WITH (FORCE)")
+    await pool.execute("CREATE DATABASE tiaojie_orphans")
+    env = {**os.environ, "TIAOJIE_DATABASE_URL": database_url_for(database_url, "tiaojie_orphans"),
+           "PYTHONUNBUFFERED": "1"}
+    port = free_port()
+    s = started(env, tmp_path / "serve.log", "serve", "--workers", "2", "--port", str(port))
+    s.answering(f"http://127.0.0.1:{port}")
+    children = [p for p in psutil.Process(s.proc.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+    assert len(children) == 2
+    s.proc.send_signal(signal.SIGKILL)   # the parent alone, as the OOM killer would
+    s.proc.wait()
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], "orphaned server processes keep the port"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    await pool.execute("DROP DATABASE IF EXISTS tiaojie_orphans WITH (FORCE)")
