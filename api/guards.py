@@ -48,7 +48,7 @@ def roles(*allowed: str) -> Guard:
 
     async def role_guard(_: ASGIConnection, principal: Principal) -> None:
         if principal.role not in allowed:
-            raise Forbidden(f"this needs the role {' or '.join(allowed)}")
+            raise Forbidden("this needs the role {roles}", roles=" or ".join(allowed))
 
     return _guard(role_guard)
 
@@ -89,7 +89,7 @@ async def court_exists(connection: ASGIConnection, _: Principal) -> None:
     """404 for a court that is not registered (every role reads the court list)."""
     court_id = path_id(connection, "court_id")
     if not await courts.exists(court_id):
-        raise NotFound(f"court {court_id} not found")
+        raise NotFound("court {court_id} not found", court_id=court_id)
 
 
 @_guard

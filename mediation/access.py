@@ -81,7 +81,7 @@ class Principal:
 
     def require_admin(self, what: str = "change the registry") -> None:
         if self.role != "admin":
-            raise Forbidden(f"only an admin may {what}")
+            raise Forbidden("only an admin may {what}", what=what)
 
 
 SYSTEM = Principal(role="admin", actor="system")

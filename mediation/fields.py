@@ -243,5 +243,5 @@ def period(errors: Collector, name: str, start: str | None,
     begins = instant(errors, f"{name}_from", start)
     ends = instant(errors, f"{name}_to", end)
     if begins is not None and ends is not None and ends <= begins:
-        errors.add(f"{name}_to", f"must be after {name}_from")
+        errors.add(f"{name}_to", "must be after {start}", start=f"{name}_from")
     return begins, ends

@@ -113,7 +113,7 @@ def validate(case_no: object, code: object) -> tuple[str, str]:
     if not isinstance(case_no, str) or not case_no.strip():
         errors.add("case_no", "is required")
     elif len(case_no) > CASE_NO_MAX or "\x00" in case_no:
-        errors.add("case_no", f"must be a case number of at most {CASE_NO_MAX} characters")
+        errors.add("case_no", "must be a case number of at most {max} characters", max=CASE_NO_MAX)
     if not isinstance(code, str) or not CODE_RE.match(code.strip()):
         errors.add("code", "must be the last 4 characters of a party's phone number or ID number")
     errors.raise_if_any()

@@ -32,11 +32,11 @@ async def create_org(principal: Principal, *, name: str, tier: str, kind: str, r
     errors = Collector()
     name = fields.name(errors, "name", name, max_len=200)
     if tier not in TIERS:
-        errors.add("tier", f"must be one of {', '.join(TIERS)}")
+        errors.add("tier", "must be one of {choices}", choices=", ".join(TIERS))
     if kind not in ORG_KINDS:
-        errors.add("kind", f"must be one of {', '.join(ORG_KINDS)}")
+        errors.add("kind", "must be one of {choices}", choices=", ".join(ORG_KINDS))
     elif tier in TIERS and tier not in ORG_KIND_TIERS[kind]:
-        errors.add("tier", f"a {kind} sits at tier {' or '.join(ORG_KIND_TIERS[kind])}")
+        errors.add("tier", "a {kind} sits at tier {tiers}", kind=kind, tiers=" or ".join(ORG_KIND_TIERS[kind]))
     code12 = None
     try:
         code12 = canonical(region_code, "region_code")
@@ -46,10 +46,10 @@ async def create_org(principal: Principal, *, name: str, tier: str, kind: str, r
     async with db.transaction() as conn:
         region = await conn.fetchrow("SELECT code, level FROM regions WHERE code = $1", code12)
         if region is None:
-            raise Invalid.field("region_code", f"region {code12} is not registered")
+            raise Invalid.field("region_code", "region {code} is not registered", code=code12)
         if region["level"] != TIER_REGION_LEVEL[tier]:
-            raise Invalid.field("region_code", f"a {tier}-tier organisation sits in a {TIER_REGION_LEVEL[tier]} region, "
-                                f"not a {region['level']}")
+            raise Invalid.field("region_code", "a {tier}-tier organisation sits in a {level} region, not a {found}",
+                                tier=tier, level=TIER_REGION_LEVEL[tier], found=region["level"])
         org_id = uuid.uuid4()
         await conn.execute(
             "INSERT INTO orgs (id, name, tier, kind, region_code, county_code) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -64,7 +64,7 @@ async def get_org(principal: Principal, org_id: uuid.UUID) -> dict:
         r = await conn.fetchrow(f"SELECT {ORG_COLUMNS} FROM orgs o JOIN regions r ON r.code = o.region_code WHERE o.id = $1",
                                 org_id)
     if r is None or not principal.may_read_org(region_code=r["region_code"], county_code=r["county_code"]):
-        raise NotFound(f"org {org_id} not found")
+        raise NotFound("org {org_id} not found", org_id=org_id)
     return org_dict(r)
 
 
@@ -79,7 +79,7 @@ async def list_orgs(principal: Principal, *, region: str | None = None, tier: st
         conds.append(f"o.region_code LIKE ${len(args)}")
     if tier:
         if tier not in TIERS:
-            raise Invalid.field("tier", f"must be one of {', '.join(TIERS)}")
+            raise Invalid.field("tier", "must be one of {choices}", choices=", ".join(TIERS))
         args.append(tier)
         conds.append(f"o.tier = ${len(args)}")
     q = fields.clean(q).strip() if q else None
@@ -152,7 +152,7 @@ async def update_mediator(principal: Principal, org_id: uuid.UUID, mediator_id: 
                WHERE id = $1 AND org_id = $2 RETURNING *""",
             mediator_id, org_id, name, phone, active)
         if r is None:
-            raise NotFound(f"mediator {mediator_id} not found in org {org_id}")
+            raise NotFound("mediator {mediator_id} not found in org {org_id}", mediator_id=mediator_id, org_id=org_id)
         changed = {k: v for k, v in (("name", name), ("active", active), ("phone", "changed" if phone else None))
                    if v is not None}
         await audit.record(conn, actor=principal.actor, action="mediator.update", entity="mediator",

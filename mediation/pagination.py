@@ -20,7 +20,7 @@ def check_limit(limit: int | None) -> int:
     if limit is None:
         return DEFAULT_LIMIT
     if limit < 1 or limit > MAX_LIMIT:
-        raise Invalid.field("limit", f"must be between 1 and {MAX_LIMIT}")
+        raise Invalid.field("limit", "must be between 1 and {max}", max=MAX_LIMIT)
     return limit
 
 

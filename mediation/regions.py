@@ -90,7 +90,7 @@ async def get(code: str) -> Region:
     async with db.connection() as conn:
         r = await conn.fetchrow("SELECT code, name, level, parent_code FROM regions WHERE code = $1", code12)
     if r is None:
-        raise NotFound(f"region {code12} is not registered")
+        raise NotFound("region {code} is not registered", code=code12)
     return _row(r)
 
 
@@ -134,9 +134,9 @@ async def create(*, code: str, name: str, level: str | None = None, conn=None, a
     if level is None:
         level = derive_level(code12)
     elif level not in REGION_LEVELS:
-        raise Invalid.field("level", f"must be one of {', '.join(REGION_LEVELS)}")
+        raise Invalid.field("level", "must be one of {choices}", choices=", ".join(REGION_LEVELS))
     if not _level_is_possible(code12, level):
-        raise Invalid.field("level", f"code {code12} cannot be a {level}")
+        raise Invalid.field("level", "code {code} cannot be a {level}", code=code12, level=level)
     async with db.transaction() as c:
         parent_code = None
         for candidate, required in _parent_candidates(code12, level):
@@ -148,14 +148,14 @@ async def create(*, code: str, name: str, level: str | None = None, conn=None, a
                 break
             if required:
                 need = "township" if level == "village" else "county"
-                raise Invalid.field("code", f"its {need} {candidate} is not registered")
+                raise Invalid.field("code", "its {level} {code} is not registered", level=need, code=candidate)
         row = await c.fetchrow(
             """INSERT INTO regions (code, name, level, prefix, parent_code) VALUES ($1, $2, $3, $4, $5)
                ON CONFLICT (code) DO NOTHING RETURNING code""",
             code12, name.strip(), level, scope_prefix(code12, level), parent_code,
         )
         if row is None:
-            raise Conflict(f"region {code12} already exists")
+            raise Conflict("region {code} already exists", code=code12)
         await audit.record(c, actor=actor, action="region.create", entity="region", entity_id=code12,
                            detail={"name": name.strip(), "level": level})
     return Region(code=code12, name=name.strip(), level=level, parent_code=parent_code)

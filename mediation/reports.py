@@ -105,7 +105,7 @@ async def freeze(principal: Principal, region: Any, month: Any) -> Report:
         p = stats.period(month)
         now = clock.now()
         if p.end > now:
-            raise Conflict(f"{p.month} has not ended yet: a month is reported once it is over")
+            raise Conflict("{month} has not ended yet: a month is reported once it is over", month=p.month)
         live = await stats.compute_monthly(conn, scope, p)
         row = await conn.fetchrow(
             """INSERT INTO stats_reports (id, region_code, month, prefix, period_start, period_end, figures,
@@ -116,7 +116,8 @@ async def freeze(principal: Principal, region: Any, month: Any) -> Report:
             uuid.uuid4(), scope.region.code, p.month, scope.prefix, p.start, p.end,
             msgspec.json.encode(live).decode(), now, principal.actor)
         if row is None:
-            raise Conflict(f"{p.month} is already frozen for {scope.region.code}; an admin may reopen it")
+            raise Conflict("{month} is already frozen for {region}; an admin may reopen it", month=p.month,
+                           region=scope.region.code)
         await audit.record(conn, actor=principal.actor, action="report.freeze", entity="report",
                            entity_id=f"{scope.region.code}/{p.month}", detail={"region": scope.region.code,
                                                                             "month": p.month})
@@ -137,7 +138,7 @@ async def get(principal: Principal, region: Any, month: Any) -> Report:
         p = stats.period(month)
         row = await conn.fetchrow(_LATEST, scope.region.code, p.month)
         if row is None:
-            raise NotFound(f"{p.month} has not been reported for {scope.region.code}")
+            raise NotFound("{month} has not been reported for {region}", month=p.month, region=scope.region.code)
         return _view(row, scope, await stats.compute_monthly(conn, scope, p))
 
 
@@ -152,7 +153,7 @@ async def reopen(principal: Principal, region: Any, month: Any) -> Report:
                RETURNING month, figures::text AS figures, frozen_at, frozen_by, reopened_at, reopened_by""",
             scope.region.code, p.month, clock.now(), principal.actor)
         if row is None:
-            raise Conflict(f"{p.month} is not frozen for {scope.region.code}")
+            raise Conflict("{month} is not frozen for {region}", month=p.month, region=scope.region.code)
         await audit.record(conn, actor=principal.actor, action="report.reopen", entity="report",
                            entity_id=f"{scope.region.code}/{p.month}", detail={"region": scope.region.code,
                                                                             "month": p.month})

@@ -320,7 +320,7 @@ async def scope_of(conn, region: Any, field: str = "region") -> Scope:
     code12 = canonical(region, field)
     row = await conn.fetchrow("SELECT code, name, level, prefix FROM regions WHERE code = $1", code12)
     if row is None:
-        raise NotFound(f"region {code12} is not registered")
+        raise NotFound("region {code} is not registered", code=code12)
     kids = await conn.fetch("SELECT code, name, level, prefix FROM regions WHERE parent_code = $1 ORDER BY code",
                             code12)
     return Scope(region=RegionRef(row["code"], row["name"], row["level"]), prefix=row["prefix"],
@@ -337,7 +337,7 @@ def may_read(principal, scope: Scope) -> bool:
 async def readable_scope(conn, principal, region: Any, field: str = "region") -> Scope:
     scope = await scope_of(conn, region, field)
     if not may_read(principal, scope):
-        raise NotFound(f"region {scope.region.code} is not registered")
+        raise NotFound("region {code} is not registered", code=scope.region.code)
     return scope
 
 
@@ -823,7 +823,7 @@ async def cases(principal, q: CaseQuery, *, limit: int = 50, cursor: str | None 
     for name, codes in (("type", DISPUTE_TYPES), ("source", SOURCES), ("org_kind", ORG_KINDS)):
         value = getattr(q, name)
         if value is not None and value not in codes:
-            errors.add(name, f"must be one of {', '.join(codes)}")
+            errors.add(name, "must be one of {choices}", choices=", ".join(codes))
     async with read_connection() as conn:
         scope = await readable_scope(conn, principal, q.region)
         child_prefix: str | None = None
@@ -835,7 +835,7 @@ async def cases(principal, q: CaseQuery, *, limit: int = 50, cursor: str | None 
             else:
                 match = [prefix for ref, prefix in scope.children if ref.code == code12]
                 if not match:
-                    errors.add("child", f"must be a direct child region of {scope.region.code} or `unassigned`")
+                    errors.add("child", "must be a direct child region of {region} or `unassigned`", region=scope.region.code)
                 else:
                     child_prefix = match[0]
         errors.raise_if_any()
@@ -952,7 +952,7 @@ async def trend(principal, region: Any, start: Any, end: Any) -> Trend:
         if last < first:
             errors.add("to", "must not be before `from`")
         elif last - first + 1 > MAX_TREND_MONTHS:
-            errors.add("to", f"a trend covers at most {MAX_TREND_MONTHS} months")
+            errors.add("to", "a trend covers at most {max} months", max=MAX_TREND_MONTHS)
     async with read_connection() as conn:
         scope = await readable_scope(conn, principal, region)
         errors.raise_if_any()

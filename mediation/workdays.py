@@ -203,11 +203,12 @@ def parse_csv(text: str) -> tuple[int, list[CalendarDay]]:
     if not days:
         errors.add("file", "holds no days")
     elif len(years) > 1:
-        errors.add("file", f"holds days of several years ({', '.join(map(str, sorted(years)))}); import one year a file")
+        errors.add("file", "holds days of several years ({years}); import one year a file",
+                   years=", ".join(map(str, sorted(years))))
     errors.raise_if_any()
     year = years.pop()
     if not YEAR_MIN <= year <= YEAR_MAX:
-        raise Invalid.field("file", f"year {year} is outside {YEAR_MIN}–{YEAR_MAX}")
+        raise Invalid.field("file", "year {year} is outside {first}–{last}", year=year, first=YEAR_MIN, last=YEAR_MAX)
     return year, sorted(days, key=lambda d: d.date)
 
 

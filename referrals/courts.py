@@ -120,13 +120,13 @@ async def create_court(principal: Principal, *, name: Any, code: Any, region_cod
     secret = new_secret()
     async with db.transaction() as conn:
         if not await conn.fetchval("SELECT 1 FROM regions WHERE code = $1", region12):
-            raise Invalid.field("region_code", f"region {region12} is not registered")
+            raise Invalid.field("region_code", "region {code} is not registered", code=region12)
         row = await conn.fetchrow(
             f"""INSERT INTO courts AS c (id, name, code, region_code, webhook_url) VALUES ($1, $2, $3, $4, $5)
                 ON CONFLICT (code) DO NOTHING RETURNING {COURT_COLUMNS}""",
             court_id, clean_name, clean_code, region12, url)
         if row is None:
-            raise Conflict(f"a court with code {clean_code} is already registered")
+            raise Conflict("a court with code {code} is already registered", code=clean_code)
         await conn.execute("INSERT INTO court_secrets (id, court_id, secret, created_at) VALUES ($1, $2, $3, $4)",
                            uuid.uuid4(), court_id, secret, clock.now())
         await audit.record(conn, actor=principal.actor, action="court.create", entity="court", entity_id=court_id,
@@ -143,7 +143,7 @@ async def _court_row(conn: asyncpg.Connection, court_id: uuid.UUID, *, lock: boo
     row = await conn.fetchrow(f"SELECT {COURT_COLUMNS} FROM courts c WHERE c.id = $1{' FOR UPDATE' if lock else ''}",
                               court_id)
     if row is None:
-        raise NotFound(f"court {court_id} not found")
+        raise NotFound("court {court_id} not found", court_id=court_id)
     return row
 
 
@@ -249,12 +249,12 @@ async def add_to_roster(principal: Principal, court_id: uuid.UUID, org_id: Any) 
     async with db.transaction() as conn:
         await _court_row(conn, court_id)
         if not await conn.fetchval("SELECT 1 FROM orgs WHERE id = $1", org_id):
-            raise Invalid.field("org_id", f"org {org_id} does not exist")
+            raise Invalid.field("org_id", "org {org_id} does not exist", org_id=org_id)
         added = await conn.fetchval(
             "INSERT INTO court_roster (court_id, org_id, added_at) VALUES ($1, $2, $3) "
             "ON CONFLICT DO NOTHING RETURNING 1", court_id, org_id, clock.now())
         if not added:
-            raise Conflict(f"org {org_id} is already on the court's roster")
+            raise Conflict("org {org_id} is already on the court's roster", org_id=org_id)
         await audit.record(conn, actor=principal.actor, action="court.roster_add", entity="court",
                            entity_id=court_id, detail={"org_id": org_id})
         row = await conn.fetchrow(f"{_ROSTER_SELECT} WHERE cr.court_id = $1 AND cr.org_id = $2", court_id, org_id)
@@ -279,7 +279,7 @@ async def list_roster(principal: Principal, court_id: uuid.UUID, *, limit: int =
     async with db.connection() as conn:
         court = await _court_row(conn, court_id)
         if not _may_read_roster(principal, court):
-            raise NotFound(f"court {court_id} not found")
+            raise NotFound("court {court_id} not found", court_id=court_id)
         page = await keyset_page(conn, select=_ROSTER_COLUMNS, source=_ROSTER_SOURCE, where="cr.court_id = $1",
                                  args=[court_id], keyset=BY_NAME, limit=limit, cursor=cursor)
     return {"items": [_roster_item(r) for r in page.rows], "total": page.total, "next_cursor": page.next_cursor}
@@ -293,7 +293,7 @@ async def remove_from_roster(principal: Principal, court_id: uuid.UUID, org_id: 
         removed = await conn.fetchval("DELETE FROM court_roster WHERE court_id = $1 AND org_id = $2 RETURNING 1",
                                       court_id, org_id)
         if not removed:
-            raise NotFound(f"org {org_id} is not on the court's roster")
+            raise NotFound("org {org_id} is not on the court's roster", org_id=org_id)
         await audit.record(conn, actor=principal.actor, action="court.roster_remove", entity="court",
                            entity_id=court_id, detail={"org_id": org_id})
 

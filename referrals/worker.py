@@ -622,7 +622,7 @@ async def list_deliveries(*, status: str | None = None, court_id: uuid.UUID | No
                           cursor: str | None = None) -> dict[str, Any]:
     """Newest first."""
     if status is not None and status not in STATUSES:
-        raise Invalid.field("status", f"must be one of {', '.join(STATUSES)}")
+        raise Invalid.field("status", "must be one of {choices}", choices=", ".join(STATUSES))
     conds, args = ["TRUE"], []
     if status is not None:
         args.append(status)
@@ -646,7 +646,7 @@ async def retry_delivery(message_id: str, *, actor: str) -> dict[str, Any]:
         if row is None:
             raise NotFound("no such delivery")
         if row["status"] != "dead":
-            raise Conflict(f"only a dead delivery can be retried; this one is {row['status']}")
+            raise Conflict("only a dead delivery can be retried; this one is {status}", status=row["status"])
         updated = await conn.fetchrow(
             f"UPDATE webhook_outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), dead_at = NULL, "
             f"locked_until = NULL, locked_by = NULL WHERE id = $1 RETURNING {_COLUMNS}", message_id)

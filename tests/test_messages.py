@@ -12,6 +12,7 @@ from babel.messages.extract import extract_from_dir
 
 from api import messages
 from api.messages import KEYWORDS, negotiate, translate
+from api.problems import PROBLEM_TYPES
 from tests.conftest import dispute_body
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -27,6 +28,8 @@ def extracted_keys() -> set[str]:
                                                      keywords=KEYWORDS):
             if isinstance(message, str) and message:
                 keys.add(message)
+    # the problem types' texts live in their own table (api/problem_types.toml)
+    keys |= {text for p in PROBLEM_TYPES.values() for text in (p.title, p.detail, p.explanation) if text}
     return keys
 
 
@@ -124,3 +127,20 @@ async def test_a_bad_query_parameter_is_named_in_plain_words(client, world):
     r = await client.get(f"{API}/disputes?limit=many", headers=world.h("admin"))
     assert r.status_code == 422
     assert r.json()["errors"] == [{"field": "limit", "message": "must be a whole number"}]
+
+
+async def test_refusals_that_name_a_value_and_refused_parameters_read_in_chinese(client, world):
+    zh = {**world.h("admin"), "Accept-Language": "zh"}
+    r = await client.get(f"{API}/stats/monthly", params={"region": "990000", "month": "2026-10"}, headers=zh)
+    assert r.status_code == 404
+    assert r.json()["detail"] == "区划 990000000000 未登记"
+    r = await client.get(f"{API}/disputes", params={"registered_from": "2026-10-02", "registered_to": "2026-10-01",
+                                                  "limit": "0", "sort": "x"}, headers=zh)
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {"field": "limit", "message": "不得小于 1"},
+        {"field": "sort", "message": "不是本请求的参数"},
+    ]
+    r = await client.get(f"{API}/disputes", params={"registered_from": "2026-10-02", "registered_to": "2026-10-01"},
+                         headers=zh)
+    assert r.json()["errors"] == [{"field": "registered_to", "message": "应晚于 registered_from"}]
