@@ -12,7 +12,9 @@ KEYWORDS calls below), then extract and merge with Babel,
 `pybabel extract -F babel.cfg -k N_ -k add:2 -k field:2 -k NotFound ... -o /tmp/messages.pot .`
 (every KEYWORDS entry as a `-k`) and
 `pybabel update -i /tmp/messages.pot -d api/locale -D messages --no-fuzzy-matching`,
-and translate the new entries: `tests/test_messages.py` fails while one is missing."""
+and translate the new entries: `tests/test_messages.py` fails while one is missing. The
+problem types' titles, details and explanations are message ids too, written once in
+`api/problem_types.toml` (Babel does not read that file: add their entries by hand)."""
 
 from __future__ import annotations
 

@@ -35,59 +35,25 @@ class ProblemType(msgspec.Struct, frozen=True):
     status: int
     title: str
     explanation: str
+    detail: str = ""
+
+
+def _problem_types() -> dict[int, ProblemType]:
+    """The table in `api/problem_types.toml`: each type once, with its title, its default
+    detail and the explanation its page shows (all catalogue keys)."""
+    import tomllib
+    from importlib import resources
+
+    text = (resources.files("api") / "problem_types.toml").read_bytes()
+    return {p.status: p for p in msgspec.convert(tomllib.loads(text.decode())["type"], list[ProblemType])}
 
 
 #: every problem type the service answers with; `type` is `/problems/<slug>`
-PROBLEM_TYPES: dict[int, ProblemType] = {p.status: p for p in [
-    ProblemType("malformed-request", 400, N_("Malformed request"), N_(
-        "The request body could not be read as JSON: it is empty, cut short, not UTF-8, or nested too deeply. "
-        "Send one JSON object encoded as UTF-8.")),
-    ProblemType("unauthorized", 401, N_("Unauthorized"), N_(
-        "The request carries no bearer token, or one that is unknown, revoked or expired. "
-        "Send `Authorization: Bearer <token>` with a token an administrator created for you.")),
-    ProblemType("forbidden", 403, N_("Forbidden"), N_(
-        "You may see this, but your role or organisation may not do what you asked. "
-        "Ask someone whose role allows it, or an administrator.")),
-    ProblemType("not-found", 404, N_("Not found"), N_(
-        "There is nothing at this address that you may see. It may not exist, or it may belong to "
-        "another village, organisation or court.")),
-    ProblemType("method-not-allowed", 405, N_("Method not allowed"), N_(
-        "This address does not answer that HTTP method; the `Allow` header lists those it answers.")),
-    ProblemType("conflict", 409, N_("Conflict"), N_(
-        "The request does not fit the current state: the dispute has moved on (a stale `version`), the "
-        "action is not allowed in its status, the month is frozen, the thing exists already, or an "
-        "`Idempotency-Key` was reused with a different body. Reload, then decide again.")),
-    ProblemType("payload-too-large", 413, N_("Request body too large"), N_(
-        "The request body is larger than 1 MiB. Shorten the texts or send fewer parties.")),
-    ProblemType("unsupported-media-type", 415, N_("Unsupported media type"), N_(
-        "The request body is in a format this address does not read; send JSON.")),
-    ProblemType("invalid-values", 422, N_("Invalid values"), N_(
-        "The JSON is well formed, but some values are not acceptable. `errors` names each bad field "
-        "(for example `parties[0].id_number`) and says what is wrong with it; nothing was changed.")),
-    ProblemType("too-many-requests", 429, N_("Too many requests"), N_(
-        "Too many attempts in a short time. Wait for the number of seconds in `Retry-After`.")),
-    ProblemType("internal-error", 500, N_("Internal error"), N_(
-        "Something went wrong on our side and nothing was changed. Tell the administrator the "
-        "`x-request-id` of the answer.")),
-    ProblemType("unavailable", 503, N_("Service unavailable"), N_(
-        "The database is not answering for a moment. Try again after the seconds in `Retry-After`.")),
-]}
+PROBLEM_TYPES: dict[int, ProblemType] = _problem_types()
 _GENERIC = ProblemType("error", 400, N_("Error"), N_("The request could not be completed."))
 
 #: what the service says for each status when no more precise message applies
-DETAILS: dict[int, str] = {
-    400: N_("The request could not be read."),
-    401: N_("A valid bearer token is required."),
-    403: N_("You may not do this."),
-    404: N_("Nothing here that you may see."),
-    405: N_("This address does not answer that method."),
-    409: N_("The request does not fit the current state."),
-    413: N_("The request body is larger than the limit of 1 MiB."),
-    415: N_("The request body must be JSON."),
-    422: N_("Some values are not acceptable."),
-    500: N_("Something went wrong on our side; the request id is in the x-request-id header."),
-    503: N_("The database is not answering; try again shortly."),
-}
+DETAILS: dict[int, str] = {status: p.detail for status, p in PROBLEM_TYPES.items() if p.detail}
 
 
 # ---------------------------------------------------------------- the body
