@@ -353,13 +353,16 @@ _MICROS = "((extract(epoch FROM d.concluded_at) - extract(epoch FROM d.registere
 
 def _figure_flags(keys: set[str], s: str, e: str) -> list[tuple[str, str]]:
     """(column, SQL) of one boolean per figure predicate in `keys` (counts; rates as key.d and
-    key.n), over one candidate dispute `d` of period `s`..`e`; the level at the end and the
-    first red moment are read from the candidate's `lvl_e` and `first_red` columns instead of
-    being judged again."""
+    key.n), over one candidate dispute `d` of period `s`..`e`; the level at the end, the
+    first red moment and whether it is open at the end are read from the candidate's `lvl_e`,
+    `first_red` and `open_e` columns instead of being judged again in every predicate."""
     level = _fill(LEVEL_AT_END, s, e)
 
+    open_at_end = _fill(OPEN_AT_END, s, e)
+
     def flag(sql: str) -> str:
-        return _fill(sql, s, e).replace(level, "d.lvl_e").replace(FIRST_RED, "d.first_red")
+        return (_fill(sql, s, e).replace(level, "d.lvl_e").replace(FIRST_RED, "d.first_red")
+                .replace(open_at_end, "d.open_e"))
 
     out = []
     for c in COUNTS:
@@ -562,7 +565,8 @@ def _level_unassessed(d: str, at: str) -> str:
     return risk.level_sql(
         concluded=f"({d}.concluded_at IS NOT NULL AND {d}.concluded_at < {at})", source=f"{d}.source",
         persons=f"{d}.persons_involved", deadline=f"{d}.deadline",
-        escalations=f"(SELECT count(*) FROM unnest(fx.escalated_at) t WHERE t < {at})", repeat="fx.repeat",
+        escalations=f"CASE WHEN fx.escalated_at IS NULL THEN 0 ELSE (SELECT count(*) FROM unnest(fx.escalated_at) t "
+                    f"WHERE t < {at}) END", repeat="fx.repeat",
         assessed="NULL::text", intake="NULL::text[]", at=at)
 
 
