@@ -511,7 +511,10 @@ def _dispute_query(scope: Scope, periods: list[Period], full: tuple[FullSet, ...
         {' UNION ALL '.join(branches)}"""
         return sql, args
     sql = f"""{candidates}, u AS MATERIALIZED (
-          SELECT DISTINCT ON (c.id) c.* FROM c ORDER BY c.id, c.open_e DESC
+          SELECT c.id, bool_or(c.open_e) AS open_e, min(c.status) AS status,
+            min(c.persons_involved) AS persons_involved, min(c.registered_at) AS registered_at,
+            min(c.concluded_at) AS concluded_at, min(c.handler_org_ids) AS handler_org_ids
+          FROM c GROUP BY c.id
         ), fx AS MATERIALIZED (
           SELECT {_DISPUTE_FACTS} FROM u
           LEFT JOIN orgs o ON o.id = u.handler_org_ids[1]
@@ -556,7 +559,8 @@ _EVENT_FACTS = f"""SELECT x.dispute_id, bool_or({early_warning._ASSESSMENT}) AS 
               array_agg(x.at) FILTER (WHERE x.kind = 'escalated') AS escalated_at,
               (array_agg(x.detail->>'status' ORDER BY x.at DESC, x.seq DESC)
                   FILTER (WHERE x.kind = 'performance'))[1] AS lp_status
-            FROM dispute_events x WHERE x.dispute_id IN (SELECT u.id FROM u) GROUP BY x.dispute_id"""
+            FROM dispute_events x JOIN (SELECT u.id FROM u OFFSET 0) ux ON ux.id = x.dispute_id
+            GROUP BY x.dispute_id"""
 
 
 def _level_unassessed(d: str, at: str) -> str:
