@@ -17,7 +17,7 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from msgspec import Meta
 
 from api.messages import N_
-from mediation import codes
+from mediation import codes, risk
 from referrals.courts import COURT_CODE_RE, URL_MAX
 from referrals.service import CASE_NO_MAX, DECISIONS, ENTRUSTMENT_KINDS, PROCEDURES
 
@@ -227,6 +227,16 @@ class _Transition(msgspec.Struct, kw_only=True):
     at: Annotated[Time, Meta(description="The business time of the action (default: now, or the action's own "
                              "time); not before the dispute's latest move")] | None = None
     note: Note | None = None
+
+
+class RiskIn(_Transition, kw_only=True):
+    """风险评估: a person's assessment, replacing the last one."""
+
+    level: Annotated[Literal[tuple(risk.LEVELS)], Meta(  # type: ignore[valid-type]
+        description="One of: " + ", ".join(f"`{k}` {v}" for k, v in risk.LEVELS.items()))]
+    reasons: Annotated[list[Literal[tuple(risk.INTAKE_RISKS)]], Meta(  # type: ignore[valid-type]
+        description="Intake risks the person sees: " + ", ".join(f"`{k}` {v}" for k, v in risk.INTAKE_RISKS.items()),
+        max_length=10)] | None = None
 
 
 class SessionIn(_Transition, kw_only=True):

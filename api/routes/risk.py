@@ -10,21 +10,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
-from msgspec import Meta
 
 from api.guards import dispute_actionable, principal_of, roles
 from api.params import Cursor, IfMatch, Limit, Region, page_size
-from mediation import disputes, early_warning, risk
+from api.schemas import RiskIn
+from mediation import disputes, early_warning
 
-
-
-class RiskIn(msgspec.Struct):
-    level: Annotated[Literal[tuple(risk.LEVELS)], Meta(description="One of: " + ", ".join(f"`{k}` {v}" for k, v in risk.LEVELS.items()))]
-    reasons: Annotated[list[Literal[tuple(risk.INTAKE_RISKS)]], Meta(description="Intake risks the person sees: " + ", ".join(
-        f"`{k}` {v}" for k, v in risk.INTAKE_RISKS.items()), max_length=10)] | None = None
-    note: str | None = None
-    at: dt.datetime | None = None
-    version: int | None = None
 
 
 class WarningOrg(msgspec.Struct):
