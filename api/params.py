@@ -21,7 +21,6 @@ from api.schemas import (
     IF_MATCH_RE,
     INSTANT_RE,
     LINE_RE,
-    REGION_CODE_RE,
     STATS_MONTH_RE,
     codes_of,
 )
@@ -58,7 +57,6 @@ Region = Annotated[str | None, Parameter(pattern=ANY_REGION_CODE_RE, description
 RequiredRegion = Annotated[str, Parameter(pattern=ANY_REGION_CODE_RE, description="Region code (2, 4, 6, 9 or 12 "
                                           "digits)", required=True)]
 RegionPath = Annotated[str, Parameter(pattern=ANY_REGION_CODE_RE, description="Region code (2, 4, 6, 9 or 12 digits)")]
-ReportRegionPath = Annotated[str, Parameter(pattern=REGION_CODE_RE, description="Region code (6, 9 or 12 digits)")]
 Month = Annotated[str, Parameter(pattern=STATS_MONTH_RE, description="Month YYYY-MM in Asia/Shanghai, from 2000-01",
                                  required=True)]
 MonthPath = Annotated[str, Parameter(pattern=STATS_MONTH_RE, description="Month YYYY-MM, from 2000-01")]
