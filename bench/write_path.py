@@ -201,8 +201,8 @@ def api_client_process(port: int, places: list[Place], seed: int, t_start: float
 
 
 # ---------------------------------------------------------------- the plain asyncpg loop
-# The same statements the service runs for the same row writes (mediation/disputes.py:
-# insert_dispute, transition, apply_event, _insert_event; mediation/audit.py: record), in
+# The same statements the service runs for the same row writes (mediation/dispute_store.py:
+# insert, save; mediation/audit.py: record), copied on purpose so the baseline stays fixed, in
 # the same three transactions; none of the service's extra reads (org lookup, mediator and
 # referral checks, access check, reading the dispute back), no HTTP, no JSON answers.
 

@@ -619,7 +619,7 @@ async def directory(scale: float = 1.0) -> Directory:
 async def _run_plan(plan: Plan) -> None:
     created = await disputes.register(PRINCIPAL, plan.registration)
     for action, data in plan.steps:
-        await disputes.transition(PRINCIPAL, created["id"], action, data)
+        await disputes.transition(PRINCIPAL, created.id, action, data)
 
 
 async def _summary(prefix: str) -> str:

@@ -114,9 +114,9 @@ def validate_assessment(errors: Collector, level: Any, reasons: Any, *, level_fi
     return lv, tuple(dict.fromkeys(out))
 
 
-async def build_assessment(conn: asyncpg.Connection, data: Any, state: lifecycle.DisputeState) -> lifecycle.AssessRisk:
+async def build_assessment(conn: asyncpg.Connection, data: Any, state: lifecycle.DisputeState,
+                           errors: Collector) -> lifecycle.AssessRisk:
     """`POST /disputes/{id}/risk {level, reasons?, note?}`."""
-    errors = Collector()
     level, reasons = validate_assessment(errors, getattr(data, "level", None), getattr(data, "reasons", None))
     errors.raise_if_any()
     return lifecycle.AssessRisk(level=level or "green", reasons=reasons)
@@ -126,7 +126,7 @@ def install() -> None:
     """Called once by the app factory: `POST /disputes/{id}/risk` becomes a dispute action."""
     from mediation import disputes
 
-    disputes.register_action("risk", build_assessment)
+    disputes.add_action("risk", build_assessment)
 
 
 # ---------------------------------------------------------------- the warning list

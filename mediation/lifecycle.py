@@ -18,7 +18,7 @@ from typing import Any
 from mediation import fields
 from mediation.clock import SKEW as CLOCK_SKEW
 from mediation.codes import MOVE_EVENT_KINDS, TIER_RANK
-from mediation.errors import Collector, Conflict, Invalid
+from mediation.errors import Collector, Conflict, Invalid, StaleVersion
 from mediation.workdays import NO_CALENDAR, Calendar, period_end
 
 #: judicial confirmation is applied for within 30 days of the agreement taking effect (Art. 33),
@@ -193,27 +193,22 @@ def confirmation_window_ends(signed_at: dt.datetime, calendar: Calendar = NO_CAL
     return period_end(signed_at, CONFIRMATION_DAYS, calendar).deadline
 
 
-#: the business time a command records when the caller gives no `at`
-def default_at(command: Command, now: dt.datetime) -> dt.datetime:
+def business_time(state: DisputeState, command: Command, at: dt.datetime | None,
+                  now: dt.datetime) -> tuple[dt.datetime, str]:
+    """The business time an action records, and the request field it came from (what a
+    422 on it names: `agreement.signed_at`, not `at`): the `at` given, else the command's
+    own time (a session's `held_at`, an agreement's `signed_at`, a check's `checked_at`),
+    else now — but no earlier than the latest move, so a case registered a little ahead of
+    this clock (skew allowed) can still move now."""
+    if at is not None:
+        return at, "at"
     if isinstance(command, RecordSession):
-        return command.held_at
+        return command.held_at, "held_at"
     if isinstance(command, Resolve):
-        return command.agreement.signed_at
+        return command.agreement.signed_at, "agreement.signed_at"
     if isinstance(command, RecordPerformance):
-        return command.checked_at
-    return now
-
-
-def default_at_field(command: Command) -> str:
-    """The request field `default_at` takes the time from: a refusal of a defaulted `at`
-    names the field the client sent (`agreement.signed_at`, not `at`)."""
-    if isinstance(command, RecordSession):
-        return "held_at"
-    if isinstance(command, Resolve):
-        return "agreement.signed_at"
-    if isinstance(command, RecordPerformance):
-        return "checked_at"
-    return "at"
+        return command.checked_at, "checked_at"
+    return max(now, state.last_move_at), "at"
 
 
 # ---------------------------------------------------------------- rules
@@ -232,7 +227,8 @@ def check_business_time(state: DisputeState | None, at: dt.datetime, now: dt.dat
 
 
 def register(command: Register, now: dt.datetime, county_code: str) -> tuple[DisputeState, Event]:
-    check_business_time(None, command.registered_at, now, field_name="registered_at")
+    """The first event. `registered_at` arrives checked (bounds, clock skew) with the
+    registration's other fields, by `disputes.validate_registration`, its one home."""
     event = Event(kind="entrusted" if command.source == "court_entrusted" else "registered",
                   at=command.registered_at, org_id=command.org.id, tier=command.org.tier,
                   detail={"source": command.source})
@@ -255,17 +251,21 @@ def _require_open(state: DisputeState, action: str) -> None:
 
 
 def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.datetime,
-           at_field: str = "at") -> Event:
+           at_field: str = "at", version: int | None = None) -> Event:
     """The event `command` records at business time `at`, or a refusal naming `at_field`
-    (the request field `at` came from)."""
+    (the request field `at` came from, see `business_time`). A command's own time that
+    `at` was not taken from is checked under its own name; the one it was is checked once."""
     here = {"org_id": state.org_id, "tier": state.tier}
     check_business_time(state, at, now, field_name=at_field)
+    if version is not None and version != state.version:  # after the 422 on the time, before every other rule
+        raise StaleVersion(f"the dispute is at version {state.version}, not {version}; reload it and try again")
     if state.version >= MAX_EVENTS and not isinstance(command, AcknowledgeReferral | DecideReferral):
         raise Conflict(f"the dispute's timeline holds {state.version} events, the most one may hold")
     match command:
         case RecordSession():
-            # the stated time binds like `at`, which may be given apart from it
-            check_business_time(None, command.held_at, now, field_name="held_at", registered_at=state.registered_at)
+            if at_field != "held_at":  # the stated time binds like `at`, which may be given apart from it
+                check_business_time(None, command.held_at, now, field_name="held_at",
+                                    registered_at=state.registered_at)
             _require_open(state, "record a session")
             return Event("session", at, **here, detail={
                 "held_at": command.held_at.isoformat(), "method": command.method,
@@ -290,8 +290,9 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
                 "from_org_id": str(state.org_id), "from_tier": state.tier, "reason": command.reason})
         case Resolve(agreement=agreement):
             _require_open(state, "resolve")
-            check_business_time(None, agreement.signed_at, now, field_name="agreement.signed_at",
-                                registered_at=state.registered_at)
+            if at_field != "agreement.signed_at":
+                check_business_time(None, agreement.signed_at, now, field_name="agreement.signed_at",
+                                    registered_at=state.registered_at)
             errors = Collector()
             fields.due_in_bounds(errors, "agreement.performance_due", agreement.performance_due, state.registered_at)
             errors.raise_if_any()
@@ -308,8 +309,9 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
             _require_open(state, "reject")
             return Event("rejected", at, **here, detail={"reason": command.reason})
         case RecordPerformance():
-            check_business_time(None, command.checked_at, now, field_name="checked_at",
-                                registered_at=state.registered_at)
+            if at_field != "checked_at":
+                check_business_time(None, command.checked_at, now, field_name="checked_at",
+                                    registered_at=state.registered_at)
             if state.status != "resolved":
                 raise Conflict(f"performance is followed up only on resolved disputes; this one is {state.status}")
             return Event("performance", at, **here, detail={

@@ -158,3 +158,15 @@ async def update_mediator(principal: Principal, org_id: uuid.UUID, mediator_id: 
         await audit.record(conn, actor=principal.actor, action="mediator.update", entity="mediator",
                            entity_id=mediator_id, detail={"org_id": org_id, **changed})
     return mediator_dict(r)
+
+
+async def placement(conn, org_id: uuid.UUID):
+    """Where an org sits (id, tier, county_code, region_code), on the caller's connection;
+    None when it does not exist."""
+    return await conn.fetchrow("SELECT id, tier, county_code, region_code FROM orgs WHERE id = $1", org_id)
+
+
+async def active_mediators(conn, org_id: uuid.UUID, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of `ids` are active mediators of the org."""
+    return {r["id"] for r in await conn.fetch(
+        "SELECT id FROM mediators WHERE id = ANY($1::uuid[]) AND org_id = $2 AND active", ids, org_id)}

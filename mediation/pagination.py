@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from mediation.errors import Invalid
 
 DEFAULT_LIMIT = 50
@@ -87,6 +89,16 @@ async def keyset_page(conn, *, select: str, source: str, where: str, args: list,
     rows = list(rows[:limit])
     next_cursor = encode_cursor(*(rows[-1][k] for k in keyset.keys)) if more and rows else None
     return Page(rows=rows, total=total, next_cursor=next_cursor)
+
+
+class ListPage(msgspec.Struct, kw_only=True):
+    """Every list answer: one page of items, the size of the whole list, and the cursor
+    of the next page (null on the last). Each list subclasses it naming its item type
+    (`items: list[DisputeItem]`), so the OpenAPI document describes the items."""
+
+    items: list[Any]
+    total: int
+    next_cursor: str | None
 
 
 def newest_first(column: str, alias: str) -> Keyset:

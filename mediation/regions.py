@@ -273,3 +273,8 @@ async def import_county(county_code: str) -> ImportResult:
     ):
         rows.extend(r for r in parse_division_file((DATA_DIR / name).read_text(encoding="utf-8")) if keep(r[0]))
     return await import_rows(rows)
+
+
+async def registered(conn, code12: str) -> bool:
+    """Whether the region exists, on the caller's connection (inside its transaction)."""
+    return bool(await conn.fetchval("SELECT 1 FROM regions WHERE code = $1", code12))

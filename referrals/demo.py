@@ -72,7 +72,7 @@ async def load(*, entrustments: int = 24, referrals: int = 8, confirmations: int
         limit = dt.timedelta(days=7 if simple else 15)
         if received + limit < now and rng.random() < 0.85:
             ended = received + limit * rng.uniform(0.3, 0.95)
-            dispute_id = uuid.UUID(str(entrusted["id"]))
+            dispute_id = entrusted.id
             if rng.random() < 0.65:
                 await disputes.transition(ADMIN, dispute_id, "resolve", SimpleNamespace(
                     agreement=SimpleNamespace(form="written", terms="双方自愿达成调解协议，被告分期支付款项。",
@@ -110,12 +110,12 @@ async def load(*, entrustments: int = 24, referrals: int = 8, confirmations: int
 
     # the court works through part of what it received
     pending = await service.list_referrals(as_court, status="pending", limit=500)
-    for n, item in enumerate(pending["items"]):
-        referral_id = uuid.UUID(str(item["id"]))
+    for n, item in enumerate(pending.items):
+        referral_id = item.id
         if n % 3 == 2:
             continue  # still waiting
-        decided_at = _between(rng, dt.datetime.fromisoformat(str(item["created_at"])), now)
-        if item["kind"] == "litigation":
+        decided_at = _between(rng, item.created_at, now)
+        if item.kind == "litigation":
             number = f"({year})川1325民初{500 + n}号"
             if n % 3 == 0:   # filed some time after the referral (an acknowledgement would be dated now)
                 await service.decide(as_court, referral_id, SimpleNamespace(

@@ -29,11 +29,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from mediation import clock, db, disputes, early_warning, fields, lifecycle, signals, workdays
+from mediation import clock, db, dispute_store, dispute_views, disputes, fields, lifecycle, signals, workdays
 from mediation.access import Principal
 from mediation.codes import STATUSES
+from mediation.dispute_views import Agreement, Dispute, DisputeItem, Risk
 from mediation.errors import Collector, Conflict, Forbidden, Invalid, NotFound
-from mediation.pagination import keyset_page, newest_first
+from mediation.pagination import ListPage, keyset_page, newest_first
 from referrals import courts, outbox
 
 TEXT_MAX = disputes.TEXT_MAX
@@ -60,7 +61,58 @@ ENTRUSTMENT_LIMITS: dict[tuple[str, str | None], dt.timedelta] = {
 
 REFERRAL_COLUMNS = """r.id, r.dispute_id, r.court_id, r.kind, r.status, r.decision, r.court_case_no, r.reason,
     r.note, r.created_at, r.acknowledged_at, r.decided_at"""
-ENTRUSTED_COLUMNS = f"{disputes.DISPUTE_COLUMNS}, d.entrustment_kind, d.entrustment_procedure"
+
+
+class _ReferralFields(msgspec.Struct, kw_only=True, omit_defaults=True):
+    id: uuid.UUID
+    kind: str
+    court_id: uuid.UUID
+    status: str
+    created_at: dt.datetime
+    dispute_id: uuid.UUID
+    reason: str | None = None
+    acknowledged_at: dt.datetime | None = None
+    decision: str | None = None
+    decided_at: dt.datetime | None = None
+    court_case_no: str | None = None
+    note: str | None = None
+
+
+class Referral(_ReferralFields, kw_only=True, omit_defaults=True):
+    """A referral addressed to a court, with its dispute in full (parties unmasked)."""
+
+    dispute: Dispute
+
+
+class ReferralItem(_ReferralFields, kw_only=True, omit_defaults=True):
+    """A referral in the court's list: its dispute as a list item (parties unmasked)."""
+
+    dispute: DisputeItem
+
+
+class EntrustmentResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The result of an entrustment as the court reads it (结案报告)."""
+
+    dispute_id: uuid.UUID
+    case_no: str
+    court_case_no: str | None
+    kind: str | None
+    procedure: str | None
+    status: str
+    org_id: uuid.UUID
+    registered_at: dt.datetime
+    deadline: dt.datetime
+    concluded_at: dt.datetime | None = None
+    agreement: Agreement | None = None
+    risk: Risk | None = None   # on the court's read of one entrustment (not in its list)
+
+
+class ReferralPage(ListPage, kw_only=True):
+    items: list[ReferralItem]
+
+
+class EntrustmentPage(ListPage, kw_only=True):
+    items: list[EntrustmentResult]
 
 
 # ---------------------------------------------------------------- small checks
@@ -94,20 +146,19 @@ async def _court_field(conn: asyncpg.Connection, errors: Collector, value: Any) 
     return court_id
 
 
-async def build_refer(conn: asyncpg.Connection, data: Any, state: lifecycle.DisputeState) -> lifecycle.Refer:
+async def parse_refer(conn: asyncpg.Connection, data: Any, state: lifecycle.DisputeState,
+                      errors: Collector) -> lifecycle.Refer:
     """`POST /disputes/{id}/refer {court_id, reason}`: a litigation referral (引导诉讼)."""
-    errors = Collector()
     court_id = await _court_field(conn, errors, getattr(data, "court_id", None))
     reason = fields.text(errors, "reason", getattr(data, "reason", None), max_len=TEXT_MAX, required=True)
     errors.raise_if_any()
     return lifecycle.Refer(court_id=court_id, reason=reason, referral_id=uuid.uuid4())
 
 
-async def build_confirmation(conn: asyncpg.Connection, data: Any,
-                             state: lifecycle.DisputeState) -> lifecycle.ApplyConfirmation:
+async def parse_confirmation(conn: asyncpg.Connection, data: Any, state: lifecycle.DisputeState,
+                             errors: Collector) -> lifecycle.ApplyConfirmation:
     """`POST /disputes/{id}/confirmation {court_id}`: 司法确认. The 30-day window and the
     one-pending rule are the lifecycle's; the dispute type never matters."""
-    errors = Collector()
     court_id = await _court_field(conn, errors, getattr(data, "court_id", None))
     errors.raise_if_any()
     calendar = workdays.NO_CALENDAR
@@ -144,43 +195,6 @@ async def announce_conclusion(conn: asyncpg.Connection, event: signals.EventReco
 
 # ---------------------------------------------------------------- views for the court
 
-async def _disputes_in_full(conn: asyncpg.Connection, ids: list[uuid.UUID], *, list_items: bool = False
-                            ) -> dict[uuid.UUID, dict[str, Any]]:
-    """Disputes with parties unmasked: in full with their timelines, or as list items
-    (the first parties and `party_count`, no timeline), a few queries for any number."""
-    if not ids:
-        return {}
-    rows = await conn.fetch(f"SELECT {ENTRUSTED_COLUMNS}, {early_warning.ANSWER_COLUMNS} FROM disputes d "
-                            "WHERE d.id = ANY($1::uuid[])", ids)
-    refs = await conn.fetch(
-        "SELECT * FROM referrals WHERE dispute_id = ANY($1::uuid[]) ORDER BY created_at, id", ids)
-    counts: dict[uuid.UUID, int] = {}
-    if list_items:
-        parties_of, counts = await disputes.list_item_parties(conn, ids)
-        events_of: dict[uuid.UUID, list] | None = None
-    else:
-        parties_of, events_of = {}, {}
-        for item in await conn.fetch("SELECT * FROM dispute_parties WHERE dispute_id = ANY($1::uuid[]) "
-                                     "ORDER BY dispute_id, position", ids):
-            parties_of.setdefault(item["dispute_id"], []).append(item)
-        for item in await conn.fetch("SELECT * FROM dispute_events WHERE dispute_id = ANY($1::uuid[]) "
-                                     "ORDER BY dispute_id, seq", ids):
-            events_of.setdefault(item["dispute_id"], []).append(item)
-    refs_of: dict[uuid.UUID, list] = {}
-    for item in refs:
-        refs_of.setdefault(item["dispute_id"], []).append(item)
-    out = {}
-    for row in rows:
-        view = disputes.dispute_dict(row, parties_of.get(row["id"], []),
-                                     None if events_of is None else events_of.get(row["id"], []),
-                                     refs_of.get(row["id"], ()), reveal=True, party_count=counts.get(row["id"]))
-        view["court_id"] = row["court_id"]
-        if row["entrustment_kind"] is not None:
-            view["entrustment"] = {"kind": row["entrustment_kind"], "procedure": row["entrustment_procedure"]}
-        out[row["id"]] = view
-    return out
-
-
 async def _audit_reveals(conn: asyncpg.Connection, principal: Principal, items: list[tuple[uuid.UUID, dict]]) -> None:
     """One `personal_data.reveal` entry per dispute shown in full (a list page too)."""
     if items:
@@ -191,29 +205,20 @@ async def _audit_reveals(conn: asyncpg.Connection, principal: Principal, items: 
              for did, detail in items])
 
 
-def _referral_view(r, dispute: dict[str, Any] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": r["id"], "kind": r["kind"], "court_id": r["court_id"], "status": r["status"],
-                           "created_at": clock.local(r["created_at"]), "dispute_id": r["dispute_id"]}
-    if r["reason"] is not None:
-        out["reason"] = r["reason"]
-    if r["acknowledged_at"] is not None:
-        out["acknowledged_at"] = clock.local(r["acknowledged_at"])
-    if r["decision"] is not None:
-        out["decision"] = r["decision"]
-        out["decided_at"] = clock.local(r["decided_at"])
-    if r["court_case_no"] is not None:
-        out["court_case_no"] = r["court_case_no"]
-    if r["note"] is not None:
-        out["note"] = r["note"]
-    out["dispute"] = dispute
-    return out
+def _referral_fields(r) -> dict[str, Any]:
+    decided = r["decision"] is not None
+    return dict(id=r["id"], kind=r["kind"], court_id=r["court_id"], status=r["status"],
+                created_at=clock.local(r["created_at"]), dispute_id=r["dispute_id"], reason=r["reason"],
+                acknowledged_at=clock.local(r["acknowledged_at"]), decision=r["decision"],
+                decided_at=clock.local(r["decided_at"]) if decided else None, court_case_no=r["court_case_no"],
+                note=r["note"])
 
 
-async def _referral_views(conn: asyncpg.Connection, principal: Principal, rows: list,
-                          *, list_items: bool = False) -> list[dict[str, Any]]:
-    full = await _disputes_in_full(conn, list(dict.fromkeys(r["dispute_id"] for r in rows)), list_items=list_items)
-    await _audit_reveals(conn, principal, [(r["dispute_id"], {"referral_id": r["id"]}) for r in rows])
-    return [_referral_view(r, full.get(r["dispute_id"])) for r in rows]
+async def _referral(conn: asyncpg.Connection, principal: Principal, r) -> Referral:
+    """One referral with its dispute in full, parties unmasked (audited)."""
+    await _audit_reveals(conn, principal, [(r["dispute_id"], {"referral_id": r["id"]})])
+    dispute = dispute_views.full(await dispute_store.full(conn, r["dispute_id"]), reveal=True)
+    return Referral(**_referral_fields(r), dispute=dispute)
 
 
 async def _visible_referral(conn: asyncpg.Connection, principal: Principal, referral_id: uuid.UUID,
@@ -232,17 +237,16 @@ async def check_referral_access(principal: Principal, referral_id: uuid.UUID) ->
         await _visible_referral(conn, principal, referral_id)
 
 
-async def get_referral(principal: Principal, referral_id: uuid.UUID) -> dict[str, Any]:
+async def get_referral(principal: Principal, referral_id: uuid.UUID) -> Referral:
     async with db.transaction() as conn:
-        row = await _visible_referral(conn, principal, referral_id)
-        return (await _referral_views(conn, principal, [row]))[0]
+        return await _referral(conn, principal, await _visible_referral(conn, principal, referral_id))
 
 
 async def list_referrals(principal: Principal, *, status: str | None = None, kind: str | None = None,
                          court_id: uuid.UUID | None = None, limit: int = 50,
-                         cursor: str | None = None) -> dict[str, Any]:
+                         cursor: str | None = None) -> ReferralPage:
     """The referrals addressed to the calling court (an admin: every court's, or one's),
-    newest first, each with its dispute in full."""
+    newest first, each with its dispute as a list item, parties unmasked (audited)."""
     errors = Collector()
     fields.code(errors, "status", status, REFERRAL_STATUSES, required=False)
     fields.code(errors, "kind", kind, REFERRAL_KINDS, required=False)
@@ -266,33 +270,24 @@ async def list_referrals(principal: Principal, *, status: str | None = None, kin
         page = await keyset_page(conn, select=REFERRAL_COLUMNS, source="referrals r", where=where, args=args,
                                  keyset=newest_first("created_at", "r"), limit=limit, cursor=cursor)
         rows = page.rows
-        items = await _referral_views(conn, principal, rows, list_items=True)
-    return {"items": items, "total": page.total, "next_cursor": page.next_cursor}
+        disputes_shown = await dispute_store.items(conn, list(dict.fromkeys(r["dispute_id"] for r in rows)))
+        await _audit_reveals(conn, principal, [(r["dispute_id"], {"referral_id": r["id"]}) for r in rows])
+    items = [ReferralItem(**_referral_fields(r), dispute=dispute_views.item(disputes_shown[r["dispute_id"]],
+                                                                            reveal=True)) for r in rows]
+    return ReferralPage(items=items, total=page.total, next_cursor=page.next_cursor)
 
 
 # ---------------------------------------------------------------- court → mediation: decisions
 
-async def _lock_dispute(conn: asyncpg.Connection, dispute_id: uuid.UUID):
-    return await conn.fetchrow(f"SELECT {disputes.DISPUTE_COLUMNS} FROM disputes d WHERE d.id = $1 FOR UPDATE",
-                               dispute_id)
-
-
-async def _state(conn: asyncpg.Connection, row) -> lifecycle.DisputeState:
-    pending = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM referrals WHERE dispute_id = $1 AND kind = 'confirmation' "
-        "AND status <> 'decided')", row["id"])
-    return disputes.state_from_row(row, pending_confirmation=pending)
-
-
 async def _locked(conn: asyncpg.Connection, principal: Principal, referral_id: uuid.UUID):
     """Dispute first, then referral: the same order as dispute transitions take."""
     ref = await _visible_referral(conn, principal, referral_id)
-    row = await _lock_dispute(conn, ref["dispute_id"])
+    row = await dispute_store.lock(conn, ref["dispute_id"])
     ref = await _visible_referral(conn, principal, referral_id, lock=True)
     return row, ref
 
 
-async def acknowledge(principal: Principal, referral_id: uuid.UUID, data: Any) -> dict[str, Any]:
+async def acknowledge(principal: Principal, referral_id: uuid.UUID, data: Any) -> Referral:
     """`POST /court/referrals/{id}/ack`: the court has received the referral (optional)."""
     _require_court(principal)
     errors = Collector()
@@ -304,7 +299,7 @@ async def acknowledge(principal: Principal, referral_id: uuid.UUID, data: Any) -
         row, ref = await _locked(conn, principal, referral_id)
         if ref["status"] != "pending":
             raise Conflict(f"the referral is already {ref['status']}")
-        state = await _state(conn, row)
+        state = dispute_store.state_of(row)
         # a referral recorded a few minutes ahead (clock skew) is acknowledged no earlier
         at = max(now, state.last_move_at)
         event = lifecycle.decide(state, lifecycle.AcknowledgeReferral(referral_id=referral_id,
@@ -314,10 +309,10 @@ async def acknowledge(principal: Principal, referral_id: uuid.UUID, data: Any) -
             f"""UPDATE referrals r SET status = 'acknowledged', acknowledged_at = $2,
                     court_case_no = COALESCE($3, r.court_case_no)
                 WHERE r.id = $1 RETURNING {REFERRAL_COLUMNS}""", referral_id, at, court_case_no)
-        return (await _referral_views(conn, principal, [ref]))[0]
+        return await _referral(conn, principal, ref)
 
 
-async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> dict[str, Any]:
+async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> Referral:
     """`POST /court/referrals/{id}/decision`: filed / not_filed (litigation), confirmed /
     rejected (confirmation), at the court's `decided_at`. A decision is final (409 again).
 
@@ -351,27 +346,21 @@ async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> dic
         row, ref = await _locked(conn, principal, referral_id)
         if ref["status"] == "decided":
             raise Conflict(f"the referral was already decided ({ref['decision']})")
-        state = await _state(conn, row)
+        state = dispute_store.state_of(row)
         case_no = court_case_no or ref["court_case_no"]
         command = lifecycle.DecideReferral(referral_id=referral_id, referral_kind=ref["kind"], decision=decision,
                                            court_case_no=case_no)
-        try:
-            event = lifecycle.decide(state, command, at=decided_at, now=now)
-        except Invalid as e:
-            raise Invalid([dataclasses.replace(f, field="decided_at") if f.field == "at" else f
-                           for f in e.errors]) from None
+        event = lifecycle.decide(state, command, at=decided_at, now=now, at_field="decided_at")
         if note:
             event = dataclasses.replace(event, detail={**event.detail, "note": note})
         await disputes.apply_event(conn, principal, row, state, event, actor=principal.actor)
+        if decision == "filed":
+            await dispute_store.set_court_case_no(conn, row["id"], case_no)
         ref = await conn.fetchrow(
-            f"""WITH filed AS (
-                    UPDATE disputes SET court_case_no = $3 WHERE id = $6 AND $2 = 'filed'
-                )
-                UPDATE referrals r SET status = 'decided', decision = $2, court_case_no = $3, decided_at = $4,
+            f"""UPDATE referrals r SET status = 'decided', decision = $2, court_case_no = $3, decided_at = $4,
                     note = $5
-                WHERE r.id = $1 RETURNING {REFERRAL_COLUMNS}""",
-            referral_id, decision, case_no, decided_at, note, row["id"])
-        return (await _referral_views(conn, principal, [ref]))[0]
+                WHERE r.id = $1 RETURNING {REFERRAL_COLUMNS}""", referral_id, decision, case_no, decided_at, note)
+        return await _referral(conn, principal, ref)
 
 
 # ---------------------------------------------------------------- court → mediation: entrustments
@@ -380,7 +369,7 @@ def entrustment_limit(kind: str, procedure: str | None) -> dt.timedelta:
     return ENTRUSTMENT_LIMITS[(kind, procedure if kind == "in_litigation" else None)]
 
 
-async def entrust(principal: Principal, data: Any) -> dict[str, Any]:
+async def entrust(principal: Principal, data: Any) -> Dispute:
     """`POST /court/entrustments`: a new dispute with `source = court_entrusted`, at an
     organisation on the court's roster, first event `entrusted`."""
     court_id = _require_court(principal)
@@ -423,25 +412,17 @@ async def entrust(principal: Principal, data: Any) -> dict[str, Any]:
         if limit is not None:
             await workdays.set_deadline(conn, row["id"], limit)
         await _audit_reveals(conn, principal, [(row["id"], {"entrustment": True})])
-        return (await _disputes_in_full(conn, [row["id"]]))[row["id"]]
+        return dispute_views.full(await dispute_store.full(conn, row["id"]), reveal=True)
 
 
-def _entrustment_view(row) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "dispute_id": row["id"], "case_no": row["case_no"], "court_case_no": row["court_case_no"],
-        "kind": row["entrustment_kind"], "procedure": row["entrustment_procedure"], "status": row["status"],
-        "org_id": row["org_id"], "registered_at": clock.local(row["registered_at"]),
-        "deadline": clock.local(row["deadline"]),
-    }
-    if row["concluded_at"] is not None:
-        out["concluded_at"] = clock.local(row["concluded_at"])
-    agreement = disputes.agreement_dict(row)
-    if agreement is not None:
-        out["agreement"] = agreement
-    judged = early_warning.answer_fields(row)  # the court sees the risk of what it entrusted
-    if judged:
-        out["risk"] = judged["risk"]
-    return out
+def _entrustment(row) -> EntrustmentResult:
+    return EntrustmentResult(
+        dispute_id=row["id"], case_no=row["case_no"], court_case_no=row["court_case_no"],
+        kind=row["entrustment_kind"], procedure=row["entrustment_procedure"], status=row["status"],
+        org_id=row["org_id"], registered_at=clock.local(row["registered_at"]), deadline=clock.local(row["deadline"]),
+        concluded_at=clock.local(row["concluded_at"]), agreement=dispute_views.agreement(row),
+        # the court sees the risk of what it entrusted
+        risk=dispute_views.risk_of(row) if "risk_repeat" in row.keys() else None)
 
 
 def _entrustment_filter(principal: Principal, args: list) -> str:
@@ -453,21 +434,20 @@ def _entrustment_filter(principal: Principal, args: list) -> str:
     raise Forbidden("only courts read their entrustments")
 
 
-async def get_entrustment(principal: Principal, dispute_id: uuid.UUID) -> dict[str, Any]:
+async def get_entrustment(principal: Principal, dispute_id: uuid.UUID) -> EntrustmentResult:
     """The result the mediation organisation reports back (结案报告): status, when it
     ended, and the agreement if there is one."""
     args: list[Any] = [dispute_id]
     where = _entrustment_filter(principal, args)
     async with db.connection() as conn:
-        row = await conn.fetchrow(f"SELECT {ENTRUSTED_COLUMNS}, {early_warning.ANSWER_COLUMNS} FROM disputes d "
-                                  f"WHERE d.id = $1 AND {where}", *args)
+        row = await dispute_store.row(conn, dispute_id, where=where, args=tuple(args[1:]), judged=True)
     if row is None:
         raise NotFound(f"entrustment {dispute_id} not found")
-    return _entrustment_view(row)
+    return _entrustment(row)
 
 
 async def list_entrustments(principal: Principal, *, status: str | None = None, limit: int = 50,
-                            cursor: str | None = None) -> dict[str, Any]:
+                            cursor: str | None = None) -> EntrustmentPage:
     errors = Collector()
     fields.code(errors, "status", status, STATUSES, required=False)
     errors.raise_if_any()
@@ -477,9 +457,9 @@ async def list_entrustments(principal: Principal, *, status: str | None = None, 
         args.append(status)
         where += f" AND d.status = ${len(args)}"
     async with db.connection() as conn:
-        page = await keyset_page(conn, select=ENTRUSTED_COLUMNS, source="disputes d", where=where, args=args,
-                                 keyset=newest_first("registered_at", "d"), limit=limit, cursor=cursor)
-    return {"items": [_entrustment_view(r) for r in page.rows], "total": page.total, "next_cursor": page.next_cursor}
+        page = await dispute_store.page(conn, where=where, args=args, limit=limit, cursor=cursor,
+                                        select=dispute_store.COLUMNS)
+    return EntrustmentPage(items=[_entrustment(r) for r in page.rows], total=page.total, next_cursor=page.next_cursor)
 
 
 # ---------------------------------------------------------------- idempotency of court POSTs

@@ -24,6 +24,6 @@ async def on_event_recorded(conn: asyncpg.Connection, event: Any) -> None:
 
 def install() -> None:
     """Idempotent: the dispute actions `refer` and `confirmation`, and the subscriber."""
-    disputes.register_action("refer", service.build_refer)
-    disputes.register_action("confirmation", service.build_confirmation)
+    disputes.add_action("refer", service.parse_refer)
+    disputes.add_action("confirmation", service.parse_confirmation)
     signals.subscribe(on_event_recorded)

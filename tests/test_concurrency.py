@@ -165,7 +165,7 @@ async def test_a_registration_failing_after_taking_a_number_leaves_no_gap(client
         async with pool.acquire() as conn:
             await conn.execute("DROP TRIGGER IF EXISTS test_refuse_second_case ON audit_log; "
                                "DROP FUNCTION IF EXISTS test_refuse_second_case()")
-    assert (first["case_no"], third["case_no"]) == ("511325-2026-000001", "511325-2026-000002")
+    assert (first.case_no, third.case_no) == ("511325-2026-000001", "511325-2026-000002")
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM disputes") == 2
         assert await conn.fetchval("SELECT count(*) FROM dispute_parties") == 2

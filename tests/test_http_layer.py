@@ -62,7 +62,7 @@ def test_importing_the_court_side_changes_nothing():
         "import referrals, referrals.service, referrals.subscribers, referrals.courts, referrals.worker\n"
         "import api.routes.court_api, api.routes.courts, api.routes.deliveries\n"
         "from mediation import disputes, signals\n"
-        "print(len(signals._bus.subscribers), sorted(disputes._extra_commands))")
+        "print(len(signals._bus.subscribers), sorted(disputes._added_actions))")
     assert out == "0 []"
 
 
@@ -72,7 +72,7 @@ def test_the_app_factory_installs_the_court_side_once():
         "from api.app import create_app\n"
         "create_app(manage_database=False, run_worker=False)\n"
         "create_app(manage_database=False, run_worker=False)\n"
-        "print(len(signals._bus.subscribers), sorted(disputes._extra_commands))")
+        "print(len(signals._bus.subscribers), sorted(disputes._added_actions))")
     assert out == "1 ['confirmation', 'refer', 'risk']"
 
 

@@ -45,8 +45,8 @@ def agreement(form: str = "written", signed_at: dt.datetime = REG + dt.timedelta
 
 
 def step(state: lc.DisputeState, command, at: dt.datetime | None = None, now: dt.datetime = NOW):
-    at = at or lc.default_at(command, now)
-    event = lc.decide(state, command, at=at, now=now)
+    at, at_field = lc.business_time(state, command, at, now)
+    event = lc.decide(state, command, at=at, now=now, at_field=at_field)
     return lc.evolve(state, event), event
 
 
@@ -106,11 +106,22 @@ def test_register_court_entrusted_records_an_entrusted_event():
     assert state.source == "court_entrusted"
 
 
-def test_register_accepts_five_minutes_of_clock_skew_and_refuses_more():
-    lc.register(lc.Register(org=VILLAGE, source="application", registered_at=NOW + lc.CLOCK_SKEW), NOW, COUNTY)
-    with pytest.raises(Invalid) as e:
-        lc.register(lc.Register(org=VILLAGE, source="application",
-                                registered_at=NOW + lc.CLOCK_SKEW + dt.timedelta(seconds=1)), NOW, COUNTY)
+def test_registration_accepts_five_minutes_of_clock_skew_and_refuses_more():
+    """Checked once, with the registration's other fields (no database needed)."""
+    from types import SimpleNamespace
+
+    from mediation import clock, disputes
+
+    body = dict(org_id=uuid.uuid4(), type="neighbor", source="application", summary="x",
+                parties=[SimpleNamespace(role="applicant", kind="person", name="王五")])
+    clock.freeze(NOW)
+    try:
+        disputes.validate_registration(SimpleNamespace(**body, registered_at=NOW + lc.CLOCK_SKEW))
+        with pytest.raises(Invalid) as e:
+            disputes.validate_registration(SimpleNamespace(
+                **body, registered_at=NOW + lc.CLOCK_SKEW + dt.timedelta(seconds=1)))
+    finally:
+        clock.freeze(None)
     assert [(f.field, f.message) for f in e.value.errors] == [("registered_at", "must not be in the future")]
 
 
@@ -448,13 +459,22 @@ def test_business_time_is_checked_before_the_status():
         lc.decide(in_status("failed"), lc.Withdraw("x"), at=NOW + dt.timedelta(hours=1), now=NOW)
 
 
-def test_default_business_times():
-    assert lc.default_at(SESSION, NOW) == SESSION.held_at
+def test_default_business_times_and_the_field_they_come_from():
+    state = fresh()
+    assert lc.business_time(state, SESSION, None, NOW) == (SESSION.held_at, "held_at")
     resolve = lc.Resolve(agreement(signed_at=AT))
-    assert lc.default_at(resolve, NOW) == AT
-    assert lc.default_at(lc.RecordPerformance("performed", AT), NOW) == AT
+    assert lc.business_time(state, resolve, None, NOW) == (AT, "agreement.signed_at")
+    assert lc.business_time(state, lc.RecordPerformance("performed", AT), None, NOW) == (AT, "checked_at")
     for command in (lc.Withdraw("x"), lc.Reject("x"), lc.Fail("x"), lc.Escalate(TOWN, "x"), lc.RecordVisit("satisfied")):
-        assert lc.default_at(command, NOW) == NOW
+        assert lc.business_time(state, command, None, NOW) == (NOW, "at")
+    assert lc.business_time(state, resolve, NOW, NOW) == (NOW, "at")  # a given `at` wins
+
+
+def test_a_future_agreement_is_refused_once_naming_signed_at():
+    future = NOW + dt.timedelta(hours=1)
+    with pytest.raises(Invalid) as e:
+        step(fresh(), lc.Resolve(agreement(signed_at=future)))
+    assert [(f.field, f.message) for f in e.value.errors] == [("agreement.signed_at", "must not be in the future")]
 
 
 # ---------------------------------------------------------------- evolve and replay

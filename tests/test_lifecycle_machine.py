@@ -41,7 +41,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from mediation import clock, db, disputes, lifecycle
+from mediation import clock, db, dispute_views, disputes, lifecycle
 from mediation.access import Principal
 from mediation.errors import (
     Conflict,
@@ -181,9 +181,9 @@ class DisputeMachine(RuleBasedStateMachine):
         at = getattr(data, "at", None) or apply_kw.pop("default_at")
         apply_kw.pop("default_at", None)
         self.model.apply(action, at, **apply_kw)
-        assert answer["version"] == self.model.version
-        assert answer["events"][-1]["seq"] == self.model.version
-        assert answer["events"][-1]["at"] == clock.local(at)
+        assert answer.version == self.model.version
+        assert answer.events[-1].seq == self.model.version
+        assert answer.events[-1].at == clock.local(at)
 
     def at(self, offset_hours: int) -> dt.datetime:
         return self.model.last_move_at + dt.timedelta(hours=offset_hours)
@@ -197,7 +197,7 @@ class DisputeMachine(RuleBasedStateMachine):
             if source == "court_entrusted":
                 reg = disputes.Registration(
                     org_id=self.world.orgs[org], type="contract", source=source, summary="法院委派调解",
-                    parties=[disputes.PartyInput("applicant", "person", "王五", None, None, None)], region_code=None,
+                    parties=[dispute_views.Party("applicant", "person", "王五", None, None, None)], region_code=None,
                     registered_at=REGISTERED, occurred_on=None, amount=None, persons_involved=None, deadline=None,
                     court_id=self.court_id, court_case_no="(2026)川1325民初7号")
                 async with db.transaction() as conn:
@@ -208,7 +208,7 @@ class DisputeMachine(RuleBasedStateMachine):
                       parties=[NS(role="applicant", kind="person", name="张三", id_number=None, phone=None, address=None)],
                       region_code=None, registered_at=REGISTERED, occurred_on=None, amount=None,
                       persons_involved=None, deadline=None)
-            return (await disputes.register(self.principal(org), body))["id"]
+            return (await disputes.register(self.principal(org), body)).id
 
         self.dispute_id = self.run(go())
         tier = ORG_TIERS[org]

@@ -161,7 +161,7 @@ class Writer:
             d = await self.quietly(disputes.register(SYSTEM, body))
         if d is None:
             return
-        did = d["id"]
+        did = d.id
         for action, pick, delta in plan["moves"]:
             at = step(at, delta)
             if at > NOW:
@@ -186,7 +186,7 @@ class Writer:
                 await self.quietly(disputes.transition(SYSTEM, did, action, data))
         if plan["ending"] is None:
             return
-        at = step(at, plan["ending_delta"], d["deadline"])
+        at = step(at, plan["ending_delta"], d.deadline)
         if at > NOW:
             return
         ending = plan["ending"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from types import SimpleNamespace
-from typing import Any
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
@@ -18,6 +17,7 @@ from api.pages.render import FormState, page, said, see_other
 from api.guards import principal_of, signed_in
 from mediation import clock, disputes, lifecycle, worklist
 from mediation.access import Principal
+from mediation.dispute_views import Dispute
 from mediation.codes import DISPUTE_TYPES, PERFORMANCE, SOURCES
 from mediation.errors import Collector, Conflict, Invalid
 from mediation.idnumbers import resident_id_problem
@@ -34,26 +34,29 @@ def principal(request: Request) -> Principal:
     return principal_of(request)
 
 
-def available_actions(d: dict[str, Any], who: Principal, now: dt.datetime) -> list[str]:
+def available_actions(d: Dispute, who: Principal, now: dt.datetime) -> list[str]:
     """Exactly the actions the lifecycle would accept now from this principal."""
-    if not who.may_act_on_dispute(org_id=d["org_id"]):
+    if not who.may_act_on_dispute(org_id=d.org_id):
         return []
-    status = d["status"]
+    status = d.status
     if status == "open":
         actions = ["sessions"]
-        if d["tier"] != "county":
+        if d.tier != "county":
             actions.append("escalate")
         actions += ["assign", "resolve", "fail"]
-        if d["source"] != "court_entrusted":
+        if d.source != "court_entrusted":
             actions.append("refer")
         return [*actions, "withdraw", "reject"]
     actions = []
     if status == "resolved":
-        agreement = d["agreement"] or {}
-        pending = any(r["kind"] == "confirmation" and r["status"] != "decided" for r in d["referrals"])
-        signed = agreement.get("signed_at")
-        if (agreement.get("form") == "written" and not pending and signed
-                and now <= lifecycle.confirmation_window_ends(dt.datetime.fromisoformat(signed))):
+        agreement = d.agreement
+        pending = any(r.kind == "confirmation" and r.status != "decided" for r in d.referrals)
+        try:  # the answer keeps the agreement's time as recorded (text)
+            signed = dt.datetime.fromisoformat(agreement.signed_at) if agreement and agreement.signed_at else None
+        except ValueError:
+            signed = None
+        if (agreement is not None and agreement.form == "written" and not pending and signed is not None
+                and now <= lifecycle.confirmation_window_ends(signed)):
             actions.append("confirmation")
         actions.append("performance")
     return [*actions, "visit"]
@@ -145,7 +148,7 @@ async def register(request: Request) -> Template | Redirect:
     except Invalid as e:
         e.errors[:0] = [x for x in errors.errors if x not in e.errors]
         return _registration_page(request, FormState.refused(shown, e), len(rows), status=422)
-    return see_other(f"/ui/disputes/{created['id']}?done=registered")
+    return see_other(f"/ui/disputes/{created.id}?done=registered")
 
 
 # ---------------------------------------------------------------- one dispute
@@ -156,28 +159,28 @@ async def dispute_page(request: Request, dispute_id: uuid.UUID, *, state: FormSt
     d = await disputes.get(who, dispute_id)
     now = clock.now()
     actions = available_actions(d, who, now)
-    ids = {d["org_id"], *(e["org_id"] for e in d["events"] if e["org_id"])}
-    for e in d["events"]:
+    ids = {d.org_id, *(e.org_id for e in d.events if e.org_id)}
+    for e in d.events:
         for key in ("from_org_id", "court_id"):
-            if e["detail"].get(key):
-                ids.add(uuid.UUID(e["detail"][key]))
-        ids.update(uuid.UUID(m) for m in e["detail"].get("mediator_ids", ()))
-    ids.update(r["court_id"] for r in d["referrals"])
-    county = d["case_no"][:6]
+            if e.detail.get(key):
+                ids.add(uuid.UUID(e.detail[key]))
+        ids.update(uuid.UUID(m) for m in e.detail.get("mediator_ids", ()))
+    ids.update(r.court_id for r in d.referrals)
+    county = d.case_no[:6]
     orgs = await worklist.county_orgs(county) if {"escalate", "assign"} & set(actions) else []
     rank = lifecycle.TIER_RANK
     names = await worklist.names(list(ids))
-    mediators = await worklist.active_mediators(d["org_id"]) if "sessions" in actions else []
+    mediators = await worklist.active_mediators(d.org_id) if "sessions" in actions else []
     courts = await worklist.county_courts(county) if {"refer", "confirmation"} & set(actions) else []
     return page(
-        request, "dispute.html", status=status, title=f"案件 {d['case_no']}", d=d, actions=actions,
+        request, "dispute.html", status=status, title=f"案件 {d.case_no}", d=d, actions=actions,
         action_titles=ACTION_TITLES, names={**names, **{str(k): v for k, v in names.items()}},
         form=state or FormState(), blank=FormState(),
-        escalate_to=_options(o for o in orgs if rank[o.tier] > rank[d["tier"]]),
-        assign_to=_options(o for o in orgs if rank[o.tier] <= rank[d["tier"]] and o.id != d["org_id"]),
+        escalate_to=_options(o for o in orgs if rank[o.tier] > rank[d.tier]),
+        assign_to=_options(o for o in orgs if rank[o.tier] <= rank[d.tier] and o.id != d.org_id),
         mediators=_options(mediators), courts=_options(courts),
         performance_options=[(k, v) for k, v in PERFORMANCE.items() if k != "pending"],
-        done=done, may_print=who.may_reveal(org_id=d["org_id"]))
+        done=done, may_print=who.may_reveal(org_id=d.org_id))
 
 
 def _options(choices) -> list[tuple[str, str]]:

@@ -2,7 +2,7 @@
 
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -36,12 +36,13 @@ from api.schemas import (
     VisitIn,
 )
 from mediation import disputes
+from mediation.dispute_views import Dispute, DisputePage
 
 
 def _transition(action: str, body: type[msgspec.Struct], summary: str):
     @post(f"/{{dispute_id:uuid}}/{action}", summary=summary, guards=[dispute_actionable], status_code=200,
           name=f"dispute-{action}")
-    async def handler(self, request: Request, dispute_id: uuid.UUID, data: body, if_match: IfMatch = None) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def handler(self, request: Request, dispute_id: uuid.UUID, data: body, if_match: IfMatch = None) -> Dispute:  # type: ignore[valid-type]
         return await disputes.transition(principal_of(request), dispute_id, action, data, if_match=if_match)
 
     handler.fn.__name__ = action
@@ -54,7 +55,7 @@ class DisputeController(Controller):
     guards = [READERS]
 
     @post("/", summary="Register a dispute (登记)", guards=[roles("admin", "mediator"), registers_at_own_org])
-    async def register(self, request: Request, data: DisputeIn) -> dict[str, Any]:
+    async def register(self, request: Request, data: DisputeIn) -> Dispute:
         return await disputes.register(principal_of(request), data)
 
     @get("/", summary="Disputes the caller may read, newest registration first")
@@ -64,7 +65,7 @@ class DisputeController(Controller):
                    registered_from: PeriodFrom = None, registered_to: PeriodTo = None,
                    concluded_from: PeriodFrom = None, concluded_to: PeriodTo = None,
                    risk: RiskLevel = None,
-                   limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
+                   limit: Limit = None, cursor: Cursor = None) -> DisputePage:
         filters = disputes.ListFilters(status=status, type=type, org_id=org_id, region=region, q=q,
                                        overdue=overdue, source=source, registered_from=registered_from,
                                        registered_to=registered_to, concluded_from=concluded_from,
@@ -74,7 +75,7 @@ class DisputeController(Controller):
     @get("/{dispute_id:uuid}", summary="One dispute with its timeline", guards=[dispute_readable])
     async def read(self, request: Request, dispute_id: uuid.UUID,
                    reveal: Annotated[bool, Parameter(description="Full ID and phone numbers (audited)")] = False,
-                   ) -> dict[str, Any]:
+                   ) -> Dispute:
         return await disputes.get(principal_of(request), dispute_id, reveal=reveal)
 
     sessions = _transition("sessions", SessionIn, "Record a mediation session (调解记录)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -15,6 +15,7 @@ from api.guards import dispute_actionable, principal_of, roles
 from api.params import Cursor, IfMatch, Limit, Region, page_size
 from api.schemas import RiskIn
 from mediation import disputes, early_warning
+from mediation.dispute_views import Dispute
 
 
 
@@ -46,7 +47,7 @@ class RiskController(Controller):
     @post("/{dispute_id:uuid}/risk", summary="Record a risk assessment (风险评估), replacing the last one",
           guards=[roles("admin", "mediator"), dispute_actionable], status_code=200, name="dispute-risk")
     async def assess(self, request: Request, dispute_id: uuid.UUID, data: RiskIn,
-                     if_match: IfMatch = None) -> dict[str, Any]:
+                     if_match: IfMatch = None) -> Dispute:
         return await disputes.transition(principal_of(request), dispute_id, "risk", data, if_match=if_match)
 
 
