@@ -25,7 +25,7 @@ from api.options import rebind_options
 from api.problems import EXCEPTION_HANDLERS, document_errors, problem_page
 import referrals
 from api.routes.court_api import CourtEntrustmentController, CourtReferralController
-from api.routes.courts import CourtController
+from api.routes.courts import CourtAdminController, CourtController
 from api.routes.deliveries import DeliveryController
 from api.routes.calendar import CalendarController
 from api.routes.disputes import DisputeController
@@ -48,8 +48,8 @@ DOCS_STATIC = "/static/docs"
 
 def api_handlers() -> list[Any]:
     return [RegionController, OrgController, DisputeController, AuditController, CourtController,
-            CourtReferralController, CourtEntrustmentController, DeliveryController, StatsController,
-            ReportController, CalendarController, RiskController, WarningController]
+            CourtAdminController, CourtReferralController, CourtEntrustmentController, DeliveryController,
+            StatsController, ReportController, CalendarController, RiskController, WarningController]
 
 
 def create_app(*, settings: Settings | None = None, manage_database: bool = True, run_worker: bool = True,
