@@ -1,6 +1,6 @@
 """A court's developer generates a client from the served OpenAPI document with
 openapi-python-client (issue 6): it comes out without warnings, with typed models for
-the requests and for problems, and performs a court's flow against the running service:
+the requests, the dispute and referral answers and problems, and performs a court's flow against the running service:
 list referrals, acknowledge, decide, entrust, and read a refusal as a typed problem."""
 
 from __future__ import annotations
@@ -57,9 +57,11 @@ def test_the_client_generates_without_warnings(generated):
     assert "Warning" not in output and "WARNING" not in output, output
 
 
-def test_requests_and_problems_are_typed_models(generated):
+def test_requests_answers_and_problems_are_typed_models(generated):
     models = module("models")
-    for name in ("DisputeIn", "PartyIn", "EntrustmentIn", "DecisionIn", "AckIn", "Problem", "FieldProblem"):
+    for name in ("DisputeIn", "PartyIn", "EntrustmentIn", "DecisionIn", "AckIn", "Problem", "FieldProblem",
+                 "Dispute", "DisputeItem", "DisputePage", "Party", "Event", "Risk", "Referral", "ReferralItem",
+                 "ReferralPage", "EntrustmentResult", "EntrustmentPage"):
         assert isinstance(getattr(models, name), type), name
     assert {d.value for d in models.DecisionInDecision} == {"filed", "not_filed", "confirmed", "rejected"}
     assert {k.value for k in models.EntrustmentInKind} == {"pre_filing", "in_litigation"}
@@ -89,19 +91,28 @@ def test_a_court_works_its_referrals_and_entrusts_a_case_through_the_generated_c
     pending = models.ApiV1CourtReferralsListStatus.PENDING   # the query's codes are typed too
     listed = module(court + "api_v1_court_referrals_list").sync_detailed(client=client, status=pending)
     assert listed.status_code == 200
-    assert referral_id in [item["id"] for item in listed.parsed.to_dict()["items"]]
+    assert isinstance(listed.parsed, models.ReferralPage)
+    shown = {str(item.id): item for item in listed.parsed.items}
+    assert isinstance(shown[referral_id], models.ReferralItem)
+    item = shown[referral_id].dispute
+    assert isinstance(item, models.DisputeItem) and item.party_count == 2
+    assert [p.name for p in item.parties] == ["郑十", "某商贸公司"]  # unmasked, for the court
+    assert isinstance(item.risk, models.Risk) and item.risk.level == "green"
 
     acked = module(court + "api_v1_court_referrals_referral_id_ack_ack").sync_detailed(
         uuid.UUID(referral_id), client=client, body=models.AckIn(court_case_no="(2026)川1325民初77号"))
     assert acked.status_code == 200, acked.content
-    assert json.loads(acked.content)["status"] == "acknowledged"
+    assert isinstance(acked.parsed, models.Referral) and acked.parsed.status == "acknowledged"
+    assert isinstance(acked.parsed.dispute, models.Dispute)
+    assert [e.kind for e in acked.parsed.dispute.events][-1] == "referral_acknowledged"
 
     decide = module(court + "api_v1_court_referrals_referral_id_decision_decision")
     decision = models.DecisionIn(decision=models.DecisionInDecision.FILED, court_case_no="(2026)川1325民初77号",
                                  decided_at=dt.datetime.now(dt.UTC))
     decided = decide.sync_detailed(uuid.UUID(referral_id), client=client, body=decision)
     assert decided.status_code == 200, decided.content
-    assert json.loads(decided.content)["decision"] == "filed"
+    assert isinstance(decided.parsed, models.Referral) and decided.parsed.decision == "filed"
+    assert decided.parsed.dispute.court_case_no == "(2026)川1325民初77号"
 
     again = decide.sync_detailed(uuid.UUID(referral_id), client=client, body=decision)
     assert again.status_code == 409
@@ -115,7 +126,8 @@ def test_a_court_works_its_referrals_and_entrusts_a_case_through_the_generated_c
             role=models.PartyInRole.APPLICANT, kind=models.PartyInKind.PERSON, name="冯十二")]),
         idempotency_key=f"client-{uuid.uuid4()}")
     assert entrusted.status_code == 201, entrusted.content
-    assert json.loads(entrusted.content)["source"] == "court_entrusted"
+    assert isinstance(entrusted.parsed, models.Dispute) and entrusted.parsed.source == "court_entrusted"
+    assert entrusted.parsed.entrustment.kind == "in_litigation" and entrusted.parsed.parties[0].name == "冯十二"
 
     refused = module(court + "api_v1_court_entrustments_create").sync_detailed(client=client, body=models.EntrustmentIn(
         court_case_no="(2026)川1325民初79号", kind=models.EntrustmentInKind.IN_LITIGATION,

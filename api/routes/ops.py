@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from litestar import Controller, Response, get
 
+from api.answers import AuditPage, answer
 from api.guards import ADMIN
 from api.params import Actor, Cursor, Limit, page_size
 from mediation import audit, db
@@ -40,5 +40,6 @@ class AuditController(Controller):
 
     @get("/", summary="Who viewed full personal data or changed what (admin)")
     async def list(self, dispute_id: uuid.UUID | None = None, actor: Actor = None,
-                   limit: Limit = None, cursor: Cursor = None) -> dict[str, Any]:
-        return await audit.list_entries(dispute_id=dispute_id, actor=actor, limit=page_size(limit), cursor=cursor)
+                   limit: Limit = None, cursor: Cursor = None) -> AuditPage:
+        return answer(await audit.list_entries(dispute_id=dispute_id, actor=actor, limit=page_size(limit),
+                                               cursor=cursor), AuditPage)
