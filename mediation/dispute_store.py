@@ -9,6 +9,7 @@ know whether a confirmation is pending, so two reads here look at `referrals`, a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -49,8 +50,9 @@ _REFERRALS_JSON = """(SELECT coalesce(json_agg(json_build_object('id', r.id, 'ki
 
 #: a dispute with every party, its timeline and its referrals, in one round trip
 FULL = f"{COLUMNS}, {JUDGED}, {_PARTIES_JSON.format(cut='')}, {_EVENTS_JSON}, {_REFERRALS_JSON}"
-#: a list item: the first parties, their count and the referrals, no timeline
-ITEM = f"{COLUMNS}, {JUDGED}, {_PARTIES_JSON.format(cut=f' AND p.position < {LIST_PARTIES}')}, {_REFERRALS_JSON}"
+#: a list item: the first parties, their count and the referrals, no timeline; `risk_repeat`
+#: comes from `with_repeats`, one query for the page
+ITEM = f"{COLUMNS}, {early_warning.PAGE_ANSWER_COLUMNS}, {_PARTIES_JSON.format(cut=f' AND p.position < {LIST_PARTIES}')}, {_REFERRALS_JSON}"
 
 PENDING_CONFIRMATION = """EXISTS (SELECT 1 FROM referrals r WHERE r.dispute_id = d.id
         AND r.kind = 'confirmation' AND r.status <> 'decided') AS pending_confirmation"""
@@ -68,23 +70,29 @@ async def full(conn: asyncpg.Connection, dispute_id: uuid.UUID):
     return await conn.fetchrow(f"SELECT {FULL} FROM disputes d WHERE d.id = $1", dispute_id)
 
 
-async def full_many(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    if not ids:
-        return {}
-    return {r["id"]: r for r in await conn.fetch(f"SELECT {FULL} FROM disputes d WHERE d.id = ANY($1::uuid[])", ids)}
+async def with_repeats(conn: asyncpg.Connection, rows: list) -> list[dict[str, Any]]:
+    """Rows read with `ITEM`, each with its `risk_repeat` (one query for them all)."""
+    repeated = await early_warning.repeats(conn, [r["id"] for r in rows])
+    return [{**r, "risk_repeat": r["id"] in repeated} for r in rows]
 
 
 async def items(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """List items of the disputes `ids`, by id."""
     if not ids:
         return {}
-    return {r["id"]: r for r in await conn.fetch(f"SELECT {ITEM} FROM disputes d WHERE d.id = ANY($1::uuid[])", ids)}
+    rows = await conn.fetch(f"SELECT {ITEM} FROM disputes d WHERE d.id = ANY($1::uuid[])", ids)
+    return {r["id"]: r for r in await with_repeats(conn, rows)}
 
 
 async def page(conn: asyncpg.Connection, *, where: str, args: list, limit: int, cursor: str | None,
                select: str = ITEM) -> Page:
-    """Disputes matching `where` (on `disputes d`), newest registration first."""
-    return await keyset_page(conn, select=select, source="disputes d", where=where, args=args,
-                             keyset=newest_first("registered_at", "d"), limit=limit, cursor=cursor)
+    """Disputes matching `where` (on `disputes d`), newest registration first (list items
+    unless `select` says otherwise)."""
+    found = await keyset_page(conn, select=select, source="disputes d", where=where, args=args,
+                              keyset=newest_first("registered_at", "d"), limit=limit, cursor=cursor)
+    if select is ITEM:
+        found = dataclasses.replace(found, rows=await with_repeats(conn, found.rows))
+    return found
 
 
 async def row(conn: asyncpg.Connection, dispute_id: uuid.UUID, *, where: str = "TRUE", args: tuple = (),

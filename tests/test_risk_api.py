@@ -125,6 +125,11 @@ async def test_repeat_finds_a_party_by_id_number_across_villages(client, world):
     old = await register(client, world, "village_a2", registered_at="2025-11-17T09:00:00+08:00", deadline=far, parties=[
         {"role": "applicant", "kind": "person", "name": "王五", "id_number": OTHER_ID}])
     assert old and [i["case_no"] for i in (await warnings(client, world))["items"]] == [second["case_no"]]
+    # a list page judges `repeat` for all its items in one query: the same as each dispute's own answer
+    listed = {i["id"]: i["risk"] for i in (await client.get(f"{API}/disputes", headers=world.h("admin"))).json()["items"]}
+    for d in (first, second, unrelated, old):
+        assert listed[d["id"]] == (await client.get(f"{API}/disputes/{d['id']}", headers=world.h("admin"))).json()["risk"]
+    assert [d["id"] for d in (first, second, unrelated, old) if "repeat" in listed[d["id"]]["reasons"]] == [second["id"]]
 
 
 async def test_two_escalations_and_a_petition_raise_yellow(client, world):
