@@ -10,23 +10,54 @@ import datetime as dt
 import json
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from mediation import clock, early_warning
 from mediation.risk import Level
+from mediation.workdays import DeadlineRule
 from mediation.dispute_store import LIST_PARTIES
+from mediation.codes import (
+    AGREEMENT_FORMS,
+    DISPUTE_TYPES,
+    PARTY_KINDS,
+    PARTY_ROLES,
+    PERFORMANCE,
+    SOURCES,
+    STATUSES,
+    TIERS,
+)
 from mediation.idnumbers import mask_id_number, mask_phone
 from mediation.pagination import ListPage
+
+
+def _codes(labels: dict[str, str]) -> Any:
+    """The `Literal` of a code table's keys (`mediation.codes`), so the answer's schema
+    lists the codes."""
+    return Literal[tuple(labels)]  # type: ignore[valid-type]
+
+
+Tier = _codes(TIERS)
+DisputeType = _codes(DISPUTE_TYPES)
+Source = _codes(SOURCES)
+Status = _codes(STATUSES)
+PartyRole = _codes(PARTY_ROLES)
+PartyKind = _codes(PARTY_KINDS)
+AgreementForm = _codes(AGREEMENT_FORMS)
+Performance = _codes(PERFORMANCE)
+#: the court side's codes (`referrals.service` holds their labels)
+ReferralKind = Literal["litigation", "confirmation"]
+ReferralStatus = Literal["pending", "acknowledged", "decided"]
+Decision = Literal["filed", "not_filed", "confirmed", "rejected"]
 
 
 class Party(msgspec.Struct):
     """A party: as validated on the way in (in full), and as answered (masked unless the
     caller may see it in full)."""
 
-    role: str
-    kind: str
+    role: PartyRole
+    kind: PartyKind
     name: str
     id_number: str | None
     phone: str | None
@@ -51,11 +82,11 @@ class ReferralSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A referral as the dispute shows it; the court reads the whole referral elsewhere."""
 
     id: uuid.UUID
-    kind: str
+    kind: ReferralKind
     court_id: uuid.UUID
-    status: str
+    status: ReferralStatus
     created_at: dt.datetime
-    decision: str | None = None
+    decision: Decision | None = None
     decided_at: dt.datetime | None = None
     court_case_no: str | None = None
 
@@ -64,12 +95,12 @@ class Agreement(msgspec.Struct, kw_only=True):
     """The agreement as recorded. Its times are kept as text in the row's JSON: answered
     in `+08:00` when they read as times, otherwise as stored (a read never fails)."""
 
-    form: str | None
+    form: AgreementForm | None
     terms: str | None
     signed_at: Annotated[str | None, msgspec.Meta(description="RFC 3339, +08:00")]
     amount: str | None
     performance_due: Annotated[str | None, msgspec.Meta(description="YYYY-MM-DD")]
-    performance: str | None
+    performance: Performance | None
 
 
 class Risk(msgspec.Struct, kw_only=True):
@@ -94,20 +125,20 @@ class DisputeItem(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     case_no: str
     version: int
-    type: str
-    source: str
+    type: DisputeType
+    source: Source
     summary: str
     region_code: str
     org_id: uuid.UUID
-    tier: str
-    entry_tier: str
-    highest_tier: str
-    status: str
+    tier: Tier
+    entry_tier: Tier
+    highest_tier: Tier
+    status: Status
     registered_at: dt.datetime
     occurred_on: dt.date | None
     deadline: dt.datetime
     concluded_at: dt.datetime | None
-    concluded_tier: str | None
+    concluded_tier: Tier | None
     amount: str | None
     persons_involved: int
     prevented: list[str]
@@ -117,7 +148,7 @@ class DisputeItem(msgspec.Struct, kw_only=True):
     court_case_no: str | None
     referrals: list[ReferralSummary]
     risk: Risk
-    deadline_rule: str
+    deadline_rule: DeadlineRule
     calendar_missing: bool
     court_id: uuid.UUID | None
     entrustment: EntrustmentKind | None

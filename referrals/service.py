@@ -24,7 +24,7 @@ import json
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
@@ -32,7 +32,7 @@ import msgspec
 from mediation import clock, db, dispute_store, dispute_views, disputes, fields, lifecycle, signals, workdays
 from mediation.access import Principal
 from mediation.codes import STATUSES
-from mediation.dispute_views import Agreement, Dispute, DisputeItem, Risk
+from mediation.dispute_views import Agreement, Decision, Dispute, DisputeItem, ReferralKind, ReferralStatus, Risk, Status
 from mediation.errors import Collector, Conflict, Forbidden, Invalid, NotFound
 from mediation.pagination import ListPage, keyset_page, newest_first
 from referrals import courts, outbox
@@ -65,14 +65,14 @@ REFERRAL_COLUMNS = """r.id, r.dispute_id, r.court_id, r.kind, r.status, r.decisi
 
 class _ReferralFields(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: uuid.UUID
-    kind: str
+    kind: ReferralKind
     court_id: uuid.UUID
-    status: str
+    status: ReferralStatus
     created_at: dt.datetime
     dispute_id: uuid.UUID
     reason: str | None = None
     acknowledged_at: dt.datetime | None = None
-    decision: str | None = None
+    decision: Decision | None = None
     decided_at: dt.datetime | None = None
     court_case_no: str | None = None
     note: str | None = None
@@ -96,9 +96,9 @@ class EntrustmentResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     dispute_id: uuid.UUID
     case_no: str
     court_case_no: str | None
-    kind: str | None
-    procedure: str | None
-    status: str
+    kind: Literal["pre_filing", "in_litigation"] | None
+    procedure: Literal["ordinary", "simple"] | None
+    status: Status
     org_id: uuid.UUID
     registered_at: dt.datetime
     deadline: dt.datetime
