@@ -6,6 +6,12 @@ predicate feeds the single-pass `FILTER` aggregate that gives the figure and the
 clause of the drill-down that lists what is behind it, so the two cannot disagree.
 Adding a metric is adding an entry.
 
+The aggregate (`_dispute_query`) reads each period's candidates once (four disjoint index
+scans), judges what does not depend on the period once per dispute (`fx`), turns every
+predicate into one boolean column per candidate (`f`; the risk level at the end, the first
+red moment and "open at the end" are read from columns there, by replacing their exact
+text), and lets each grouping aggregate only the figures it answers.
+
 Predicates are written against a period `{s}` (inclusive) .. `{e}` (exclusive): for one
 month these become query parameters; for a trend they are the columns of a `periods`
 relation joined in, so every month of a trend is computed by the same text.
