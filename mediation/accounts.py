@@ -54,30 +54,33 @@ async def _check_scope(conn, role: str, region: str | None, org_id: uuid.UUID | 
                        court_id: uuid.UUID | None, *, roles: tuple[str, ...] = TOKEN_ROLES,
                        what: str = "token") -> str | None:
     if role not in roles:
-        raise Invalid.field("role", f"must be one of {', '.join(roles)}")
+        raise Invalid.field("role", "must be one of {choices}", choices=", ".join(roles))
     wanted = SCOPE_OPTION[role]
     for option, value in (("region", region), ("org", org_id), ("court", court_id)):
         if value is not None and option != wanted:
             article = "an" if role[0] in "aeiou" else "a"
-            raise Invalid.field(option, f"{article} {role} {what} takes no --{option}"
-                                + (f" (it takes --{wanted})" if wanted else ""))
+            if wanted:
+                raise Invalid.field(option, "{article} {role} {what} takes no --{option} (it takes --{wanted})",
+                                    article=article, role=role, what=what, option=option, wanted=wanted)
+            raise Invalid.field(option, "{article} {role} {what} takes no --{option}", article=article, role=role,
+                                what=what, option=option)
     region12 = None
     if role == "bureau":
         if not region:
-            raise Invalid.field("region", f"a bureau {what} needs --region")
+            raise Invalid.field("region", "a bureau {what} needs --region", what=what)
         region12 = canonical(region, "region")
         if not await conn.fetchval("SELECT 1 FROM regions WHERE code = $1", region12):
-            raise Invalid.field("region", f"region {region12} is not registered")
+            raise Invalid.field("region", "region {code} is not registered", code=region12)
     if role == "mediator":
         if org_id is None:
-            raise Invalid.field("org", f"a mediator {what} needs --org")
+            raise Invalid.field("org", "a mediator {what} needs --org", what=what)
         if not await conn.fetchval("SELECT 1 FROM orgs WHERE id = $1", org_id):
-            raise Invalid.field("org", f"org {org_id} does not exist")
+            raise Invalid.field("org", "org {org_id} does not exist", org_id=org_id)
     if role == "court":
         if court_id is None:
-            raise Invalid.field("court", f"a court {what} needs --court")
+            raise Invalid.field("court", "a court {what} needs --court", what=what)
         if not await conn.fetchval("SELECT 1 FROM courts WHERE id = $1", court_id):
-            raise Invalid.field("court", f"court {court_id} does not exist")
+            raise Invalid.field("court", "court {court_id} does not exist", court_id=court_id)
     return region12
 
 
@@ -100,7 +103,7 @@ async def create_token(*, role: str, region: str | None = None, org_id: uuid.UUI
             token_id, name, hash_token(token), token[:10], role, region12,
             org_id if role == "mediator" else None, court_id if role == "court" else None, expires_in_days)
         if row is None:
-            raise Conflict(f"a token named {name!r} already exists")
+            raise Conflict("a token named {name} already exists", name=repr(name))
         await audit.record(c, actor=actor, action="token.create", entity="token", entity_id=name,
                            detail={"role": role, "region": region12, "org_id": org_id, "court_id": court_id,
                                    "expires_in_days": expires_in_days})
@@ -113,9 +116,9 @@ async def revoke_token(name_or_prefix: str, *, actor: str = "system") -> str:
             "SELECT id, name FROM api_tokens WHERE revoked_at IS NULL AND (name = $1 OR (length($1) >= 6 AND prefix LIKE $1 || '%'))",
             name_or_prefix)
         if not rows:
-            raise NotFound(f"no active token named or starting with {name_or_prefix!r}")
+            raise NotFound("no active token named or starting with {name}", name=repr(name_or_prefix))
         if len(rows) > 1:
-            raise Conflict(f"{len(rows)} tokens match {name_or_prefix!r}; give the name")
+            raise Conflict("{count} tokens match {name}; give the name", count=len(rows), name=repr(name_or_prefix))
         await c.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = $1", rows[0]["id"])
         await audit.record(c, actor=actor, action="token.revoke", entity="token", entity_id=rows[0]["name"])
     global _revocations
@@ -234,7 +237,7 @@ async def create_user(*, username: str, role: str, region: str | None = None,
                ON CONFLICT (username) DO NOTHING RETURNING id""",
             user_id, username, password_hash, role, region12, org_id if role == "mediator" else None, disabled)
         if row is None:
-            raise Conflict(f"user {username!r} already exists")
+            raise Conflict("user {name} already exists", name=repr(username))
         await audit.record(c, actor=actor, action="user.create", entity="user", entity_id=user_id,
                            detail={"username": username, "role": role, "disabled": disabled})
     return user_id
@@ -246,5 +249,5 @@ async def user_by_name(username: str) -> tuple[uuid.UUID, bool]:
         row = await conn.fetchrow("SELECT id, password_hash IS NOT NULL AS has_password FROM users "
                                   "WHERE username = $1", username)
     if row is None:
-        raise NotFound(f"no user named {username!r}")
+        raise NotFound("no user named {name}", name=repr(username))
     return row["id"], row["has_password"]

@@ -195,7 +195,7 @@ async def _admin_change(admin: Principal, user_id: uuid.UUID, action: str, sql: 
     async with db.transaction() as conn:
         found = await conn.fetchval(sql, user_id, *args)
         if found is None:
-            raise NotFound(f"user {user_id} not found")
+            raise NotFound("user {user_id} not found", user_id=user_id)
         if end_sessions:
             await conn.execute("DELETE FROM web_sessions WHERE user_id = $1", user_id)
         await audit.record(conn, actor=admin.actor, action=action, entity="user", entity_id=user_id)

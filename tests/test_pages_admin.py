@@ -141,7 +141,7 @@ async def test_an_admin_creates_a_token_sees_it_once_and_revokes_it(client, worl
     await signed_in_admin(client, world)
     r = await post_form(client, "/ui/admin/tokens", "/ui/admin/tokens",
                         {"name": "", "role": "mediator", "org_id": "", "region": "", "court_id": ""})
-    assert r.status_code == 422 and "a mediator token needs --org" in r.text
+    assert r.status_code == 422 and "mediator 角色的token需要 --org" in r.text   # the catalogue's Chinese
     r = await post_form(client, "/ui/admin/tokens", "/ui/admin/tokens",
                         {"name": "村务平台", "role": "mediator", "org_id": str(world.orgs["village_a1"]),
                          "region": "", "court_id": ""})
