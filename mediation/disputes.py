@@ -103,7 +103,7 @@ def authorise(principal: Principal, row: Any, dispute_id: uuid.UUID, *, act: boo
     between (that one is the one that counts)."""
     if row is None or not principal.may_read_dispute(
             region_code=row["region_code"], handler_org_ids=row["handler_org_ids"], court_id=row["court_id"]):
-        raise NotFound(f"dispute {dispute_id} not found")
+        raise NotFound("dispute {dispute_id} not found", dispute_id=dispute_id)
     if act and not principal.may_act_on_dispute(org_id=row["org_id"]):
         raise Forbidden("only the organisation currently holding the dispute may act on it")
 
@@ -285,12 +285,12 @@ async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Re
     checks need the database, so they are here)."""
     org = await orgs.placement(conn, reg.org_id)
     if org is None:
-        raise Invalid.field("org_id", f"org {reg.org_id} does not exist")
+        raise Invalid.field("org_id", "org {org_id} does not exist", org_id=reg.org_id)
     region_code = reg.region_code or org["region_code"]
     if region_code[:6] != org["county_code"]:
         raise Invalid.field("region_code", "must lie inside the organisation's county")
     if region_code != org["region_code"] and not await regions.registered(conn, region_code):
-        raise Invalid.field("region_code", f"region {region_code} is not registered")
+        raise Invalid.field("region_code", "region {code} is not registered", code=region_code)
     now = clock.now()
     registered_at = reg.registered_at or now  # the deadline was checked against it (or now) by validate_registration
     await reports.refuse_frozen(conn, principal, region_code, registered_at, field="registered_at")
@@ -370,7 +370,7 @@ def _move(command: type[lifecycle.Escalate] | type[lifecycle.Assign]) -> Parser:
         errors.raise_if_any()
         org = await orgs.placement(conn, to)
         if org is None:
-            raise Invalid.field("to_org_id", f"org {to} does not exist")
+            raise Invalid.field("to_org_id", "org {org_id} does not exist", org_id=to)
         return command(to=lifecycle.OrgRef(id=org["id"], tier=org["tier"], county_code=org["county_code"]),
                        reason=reason)
     return parse
@@ -448,7 +448,7 @@ def add_action(action: str, parse: Parser) -> None:
 def parser_of(action: str) -> Parser:
     parse = ACTIONS.get(action) or _added_actions.get(action)
     if parse is None:
-        raise NotFound(f"no action {action!r} on disputes")
+        raise NotFound("no action {action} on disputes", action=action)
     return parse
 
 

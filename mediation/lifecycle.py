@@ -247,7 +247,7 @@ def initial_state(event: Event, county_code: str) -> DisputeState:
 
 def _require_open(state: DisputeState, action: str) -> None:
     if state.status != "open":
-        raise Conflict(f"cannot {action}: the dispute is {state.status}, not open")
+        raise Conflict("cannot {action}: the dispute is {status}, not open", action=action, status=state.status)
 
 
 def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.datetime,
@@ -258,9 +258,10 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
     here = {"org_id": state.org_id, "tier": state.tier}
     check_business_time(state, at, now, field_name=at_field)
     if version is not None and version != state.version:  # after the 422 on the time, before every other rule
-        raise StaleVersion(f"the dispute is at version {state.version}, not {version}; reload it and try again")
+        raise StaleVersion("the dispute is at version {current}, not {version}; reload it and try again",
+                           current=state.version, version=version)
     if state.version >= MAX_EVENTS and not isinstance(command, AcknowledgeReferral | DecideReferral):
-        raise Conflict(f"the dispute's timeline holds {state.version} events, the most one may hold")
+        raise Conflict("the dispute's timeline holds {count} events, the most one may hold", count=state.version)
     match command:
         case RecordSession():
             if at_field != "held_at":  # the stated time binds like `at`, which may be given apart from it
@@ -275,7 +276,7 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
             if to.county_code != state.county_code:
                 raise Invalid.field("to_org_id", "must be an organisation in the dispute's county")
             if TIER_RANK[to.tier] <= TIER_RANK[state.tier]:
-                raise Invalid.field("to_org_id", f"must be of a higher tier than {state.tier}")
+                raise Invalid.field("to_org_id", "must be of a higher tier than {tier}", tier=state.tier)
             return Event("escalated", at, to.id, to.tier, {
                 "from_org_id": str(state.org_id), "from_tier": state.tier, "reason": command.reason})
         case Assign(to=to):
@@ -285,7 +286,7 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
             if to.id == state.org_id:
                 raise Invalid.field("to_org_id", "the dispute is already at this organisation")
             if TIER_RANK[to.tier] > TIER_RANK[state.tier]:
-                raise Invalid.field("to_org_id", f"must be of the same or a lower tier than {state.tier}")
+                raise Invalid.field("to_org_id", "must be of the same or a lower tier than {tier}", tier=state.tier)
             return Event("assigned", at, to.id, to.tier, {
                 "from_org_id": str(state.org_id), "from_tier": state.tier, "reason": command.reason})
         case Resolve(agreement=agreement):
@@ -313,7 +314,8 @@ def decide(state: DisputeState, command: Command, *, at: dt.datetime, now: dt.da
                 check_business_time(None, command.checked_at, now, field_name="checked_at",
                                     registered_at=state.registered_at)
             if state.status != "resolved":
-                raise Conflict(f"performance is followed up only on resolved disputes; this one is {state.status}")
+                raise Conflict("performance is followed up only on resolved disputes; this one is {status}",
+                               status=state.status)
             return Event("performance", at, **here, detail={
                 "status": command.status, "checked_at": command.checked_at.isoformat()})
         case RecordVisit():

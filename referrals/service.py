@@ -141,7 +141,7 @@ async def _court_field(conn: asyncpg.Connection, errors: Collector, value: Any) 
         errors.add("court_id", "must be an id")
         return None
     if not await conn.fetchval("SELECT 1 FROM courts WHERE id = $1", court_id):
-        errors.add("court_id", f"court {court_id} is not registered")
+        errors.add("court_id", "court {court_id} is not registered", court_id=court_id)
         return None
     return court_id
 
@@ -228,7 +228,7 @@ async def _visible_referral(conn: asyncpg.Connection, principal: Principal, refe
     row = await conn.fetchrow(
         f"SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE r.id = $1{' FOR UPDATE' if lock else ''}", referral_id)
     if row is None or not (principal.is_admin or (principal.role == "court" and row["court_id"] == principal.court_id)):
-        raise NotFound(f"referral {referral_id} not found")
+        raise NotFound("referral {referral_id} not found", referral_id=referral_id)
     return row
 
 
@@ -298,7 +298,7 @@ async def acknowledge(principal: Principal, referral_id: uuid.UUID, data: Any) -
         errors.raise_if_any()
         row, ref = await _locked(conn, principal, referral_id)
         if ref["status"] != "pending":
-            raise Conflict(f"the referral is already {ref['status']}")
+            raise Conflict("the referral is already {status}", status=ref["status"])
         state = dispute_store.state_of(row)
         # a referral recorded a few minutes ahead (clock skew) is acknowledged no earlier
         at = max(now, state.last_move_at)
@@ -331,7 +331,7 @@ async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> Ref
         if decision is None:
             errors.add("decision", "is required")
         elif decision not in allowed:
-            errors.add("decision", f"a {ref['kind']} referral is decided {' or '.join(allowed)}")
+            errors.add("decision", "a {kind} referral is decided {allowed}", kind=ref["kind"], allowed=" or ".join(allowed))
         if (getattr(data, "court_case_no", None) is None and decision != "not_filed"
                 and ref["court_case_no"] is None):
             errors.add("court_case_no", "is required unless the decision is not_filed")
@@ -345,7 +345,7 @@ async def decide(principal: Principal, referral_id: uuid.UUID, data: Any) -> Ref
         errors.raise_if_any()
         row, ref = await _locked(conn, principal, referral_id)
         if ref["status"] == "decided":
-            raise Conflict(f"the referral was already decided ({ref['decision']})")
+            raise Conflict("the referral was already decided ({decision})", decision=ref["decision"])
         state = dispute_store.state_of(row)
         case_no = court_case_no or ref["court_case_no"]
         command = lifecycle.DecideReferral(referral_id=referral_id, referral_kind=ref["kind"], decision=decision,
@@ -442,7 +442,7 @@ async def get_entrustment(principal: Principal, dispute_id: uuid.UUID) -> Entrus
     async with db.connection() as conn:
         row = await dispute_store.row(conn, dispute_id, where=where, args=tuple(args[1:]), judged=True)
     if row is None:
-        raise NotFound(f"entrustment {dispute_id} not found")
+        raise NotFound("entrustment {dispute_id} not found", dispute_id=dispute_id)
     return _entrustment(row)
 
 
@@ -512,7 +512,7 @@ async def idempotent(principal: Principal, key: str | None, fingerprint: str,
     if key is None:
         return Answer(status, await run())
     if not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
-        raise Invalid.field("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable characters")
+        raise Invalid.field("Idempotency-Key", "must be 1 to {max} printable characters", max=IDEMPOTENCY_KEY_MAX)
     async with db.transaction() as conn:
         # stored answers hold unmasked party data: keep them only as long as a retry needs
         if random.random() < PURGE_CHANCE:

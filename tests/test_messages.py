@@ -144,3 +144,19 @@ async def test_refusals_that_name_a_value_and_refused_parameters_read_in_chinese
     r = await client.get(f"{API}/disputes", params={"registered_from": "2026-10-02", "registered_to": "2026-10-01"},
                          headers=zh)
     assert r.json()["errors"] == [{"field": "registered_to", "message": "应晚于 registered_from"}]
+
+
+async def test_a_stale_version_and_an_unknown_dispute_read_in_chinese(client, world):
+    """The dispute service's refusals that name a value are catalogue keys too."""
+    import uuid
+
+    from tests.conftest import register
+
+    dispute = await register(client, world, "village_a1")
+    zh = {**world.h("village_a1"), "Accept-Language": "zh"}
+    r = await client.post(f"{API}/disputes/{dispute['id']}/withdraw", json={"reason": "撤回", "version": 7}, headers=zh)
+    assert r.status_code == 409
+    assert r.json()["detail"] == "纠纷已是第 1 版，不是第 7 版；请重新读取后再试"
+    unknown = uuid.uuid4()
+    r = await client.get(f"{API}/disputes/{unknown}", headers={**world.h("admin"), "Accept-Language": "zh"})
+    assert r.status_code == 404 and r.json()["detail"] == f"未找到纠纷 {unknown}"
