@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from mediation import audit, db, fields
+from mediation import audit, clock, db, fields
 from mediation.access import Principal
 from mediation.codes import ORG_KIND_TIERS, ORG_KINDS, TIER_REGION_LEVEL, TIERS
 from mediation.errors import Collector, Invalid, NotFound
@@ -24,7 +24,7 @@ BY_REGION = Keyset(columns=("o.region_code", "o.id"), keys=("region_code", "id")
 def org_dict(r) -> dict[str, Any]:
     return {"id": r["id"], "name": r["name"], "tier": r["tier"], "kind": r["kind"],
             "region_code": r["region_code"], "region_name": r["region_name"],
-            "county_code": r["county_code"], "created_at": r["created_at"]}
+            "county_code": r["county_code"], "created_at": clock.local(r["created_at"])}
 
 
 async def create_org(principal: Principal, *, name: str, tier: str, kind: str, region_code: str) -> dict:
@@ -97,7 +97,7 @@ async def list_orgs(principal: Principal, *, region: str | None = None, tier: st
 def mediator_dict(r, *, reveal: bool = False) -> dict[str, Any]:
     return {"id": r["id"], "org_id": r["org_id"], "name": r["name"],
             "phone": r["phone"] if reveal else mask_phone(r["phone"]), "active": r["active"],
-            "created_at": r["created_at"]}
+            "created_at": clock.local(r["created_at"])}
 
 
 def _mediator_fields(errors: Collector, name: Any, phone: Any, *,

@@ -380,3 +380,11 @@ async def test_mediators_page_by_joining_order_with_a_cursor(client, world):
     assert rest["total"] == 4 and rest["next_cursor"] is None
     r = await client.get(f"{API}/orgs/{org}/mediators", params={"limit": 501}, headers=world.h("admin"))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit"
+
+
+async def test_org_and_mediator_times_are_answered_in_beijing_time(client, world):
+    """API.md: every time in RFC 3339 with the +08:00 offset (these were answered in UTC)."""
+    orgs = (await client.get(f"{API}/orgs", headers=world.h("admin"))).json()["items"]
+    assert orgs and all(o["created_at"].endswith("+08:00") for o in orgs)
+    mediators = (await client.get(f"{API}/orgs/{world.orgs['village_a1']}/mediators", headers=world.h("admin"))).json()
+    assert mediators["items"] and all(m["created_at"].endswith("+08:00") for m in mediators["items"])
