@@ -268,14 +268,17 @@ def validate_registration(data: Any, *, court_entrusted: bool = False,
 async def register(principal: Principal, data: Any) -> Dispute:
     reg = validate_registration(data, principal=principal)
     async with db.transaction() as conn:
-        return (await insert_dispute(conn, principal, reg,
-                                     event_detail=early_warning.intake_event_detail(reg.risk_reasons))).dispute
+        written = await insert_dispute(conn, principal, reg,
+                                       event_detail=early_warning.intake_event_detail(reg.risk_reasons))
+        judged = await dispute_store.judged(conn, written.row["id"])  # `repeat` looks at the other disputes
+    # answered from what was written (a new dispute has no referrals)
+    return dispute_views.registered(written.row, reg.parties, written.first, judged)
 
 
 @dataclass(frozen=True)
 class Written:
-    row: Any           # the dispute row (dispute_store.COLUMNS)
-    dispute: Dispute   # the answer, from what was written
+    row: Any                      # the dispute row (dispute_store.COLUMNS)
+    first: dispute_views.Event    # its first event, as stored
 
 
 async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Registration,
@@ -305,11 +308,10 @@ async def insert_dispute(conn: asyncpg.Connection, principal: Principal, reg: Re
         deadline=reg.deadline or registered_at + default_deadline,
         persons_involved=reg.persons_involved or len(reg.parties), first_event=event, actor=principal.actor)
     row, recorded_at = await dispute_store.insert(conn, new)
-    judged = await dispute_store.judged(conn, row["id"])  # `repeat` looks at the other disputes
     first = dispute_views.Event(seq=1, kind=event.kind, at=clock.local(event.at), actor=principal.actor,
                                 org_id=event.org_id, tier=event.tier, detail=event.detail,
                                 recorded_at=clock.local(recorded_at))
-    return Written(row=row, dispute=dispute_views.registered(row, reg.parties, first, judged))
+    return Written(row=row, first=first)
 
 
 # ---------------------------------------------------------------- transitions
