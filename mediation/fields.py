@@ -26,7 +26,7 @@ def text(errors: Collector, field: str, value: Any, *, max_len: int, required: b
         return None
     value = unicodedata.normalize("NFC", value)
     if len(value) > max_len:
-        errors.add(field, f"must be at most {max_len} characters")
+        errors.add(field, "must be at most {max} characters", max=max_len)
         return None
     if "\x00" in value:
         errors.add(field, "must not contain NUL characters")
@@ -43,7 +43,7 @@ def code(errors: Collector, field: str, value: Any, codes: dict[str, str], *, re
             errors.add(field, "is required")
         return None
     if value not in codes:
-        errors.add(field, f"must be one of {', '.join(codes)}")
+        errors.add(field, "must be one of {choices}", choices=", ".join(codes))
         return None
     return value
 
@@ -112,7 +112,7 @@ def deadline_in_bounds(errors: Collector, field: str, value: dt.datetime | None,
         errors.add(field, "must not be before registration")
         return False
     if value > clock.horizon(registered_at):
-        errors.add(field, f"must not be more than {clock.HORIZON_YEARS} years after registration")
+        errors.add(field, "must not be more than {years} years after registration", years=clock.HORIZON_YEARS)
         return False
     return True
 
@@ -122,7 +122,7 @@ def _day_in_bounds(errors: Collector, field: str, value: dt.date | None, earlies
     if value is None:
         return True
     if value < earliest:
-        errors.add(field, f"must not be before {earliest.isoformat()}")
+        errors.add(field, "must not be before {earliest}", earliest=earliest.isoformat())
         return False
     if value > latest:
         errors.add(field, too_late)
@@ -184,7 +184,7 @@ def name(errors: Collector, field: str, value: Any, *, max_len: int, required: b
             errors.add(field, "must be a non-empty text")
         return None
     if len(cleaned) > max_len:
-        errors.add(field, f"must be at most {max_len} characters")
+        errors.add(field, "must be at most {max} characters", max=max_len)
         return None
     return cleaned
 

@@ -160,9 +160,9 @@ async def sign_out(token: str | None) -> None:
 
 def check_new_password(errors: Collector, field: str, password: str | None, repeat: str | None = None) -> None:
     if not password or len(password) < PASSWORD_MIN:
-        errors.add(field, f"密码至少 {PASSWORD_MIN} 个字符")
+        errors.add(field, "密码至少 {min} 个字符", min=PASSWORD_MIN)
     elif len(password) > PASSWORD_MAX:
-        errors.add(field, f"密码至多 {PASSWORD_MAX} 个字符")
+        errors.add(field, "密码至多 {max} 个字符", max=PASSWORD_MAX)
     elif repeat is not None and repeat != password:
         errors.add(f"{field}_repeat", "两次输入的新密码不一致")
 

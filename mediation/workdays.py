@@ -183,19 +183,20 @@ def parse_csv(text: str) -> tuple[int, list[CalendarDay]]:
         try:
             day = dt.date.fromisoformat(raw_date)
         except ValueError:
-            errors.add(field, f"{raw_date!r} is not a date (YYYY-MM-DD)")
+            errors.add(field, "{value} is not a date (YYYY-MM-DD)", value=repr(raw_date))
             continue
         if kind not in DAY_KINDS:
-            errors.add(field, f"kind must be one of {', '.join(DAY_KINDS)}")
+            errors.add(field, "kind must be one of {choices}", choices=", ".join(DAY_KINDS))
             continue
         if not name or len(name) > NAME_MAX:
-            errors.add(field, f"name must be 1 to {NAME_MAX} characters")
+            errors.add(field, "name must be 1 to {max} characters", max=NAME_MAX)
             continue
         if day in seen:
-            errors.add(field, f"{day} appears twice")
+            errors.add(field, "{day} appears twice", day=day)
             continue
         if kind == "adjusted_workday" and day.weekday() < 5:
-            errors.add(field, f"{day} is a weekday already; only a Saturday or Sunday can be an adjusted working day")
+            errors.add(field, "{day} is a weekday already; only a Saturday or Sunday can be an adjusted working day",
+                       day=day)
             continue
         seen.add(day)
         days.append(CalendarDay(day, kind, name))  # type: ignore[arg-type]

@@ -68,7 +68,7 @@ def check_webhook_url(errors: Collector, value: Any, field: str = "webhook_url")
         return None
     url = value.strip()
     if len(url) > URL_MAX:
-        errors.add(field, f"must be at most {URL_MAX} characters")
+        errors.add(field, "must be at most {max} characters", max=URL_MAX)
         return None
     try:
         parts = urlsplit(url)

@@ -4,6 +4,7 @@ no library wording reaches a client. Pure tests (no database) come first."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -160,3 +161,24 @@ async def test_a_stale_version_and_an_unknown_dispute_read_in_chinese(client, wo
     unknown = uuid.uuid4()
     r = await client.get(f"{API}/disputes/{unknown}", headers={**world.h("admin"), "Accept-Language": "zh"})
     assert r.status_code == 404 and r.json()["detail"] == f"未找到纠纷 {unknown}"
+
+
+#: the calls whose argument at this position is a message key (mediation.errors)
+MESSAGE_ARGUMENT = {"field": 1, "add": 1, **{name: 0 for name in (
+    "DomainError", "NotFound", "Forbidden", "Conflict", "StaleVersion", "Unauthorized", "RateLimited", "Malformed")}}
+
+
+def test_no_message_is_built_as_an_f_string():
+    """A key that changes with every value cannot be translated: values go in placeholders."""
+    found = []
+    for package in ("api", "mediation", "referrals"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+                at = MESSAGE_ARGUMENT.get(name)
+                arg = node.args[at] if at is not None and len(node.args) > at else None
+                if isinstance(arg, ast.JoinedStr) and any(isinstance(v, ast.FormattedValue) for v in arg.values):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []
