@@ -74,10 +74,6 @@ def risk_of(row: Any, at: dt.datetime) -> risk.Risk:
     return risk.assess(facts, at)
 
 
-def risk_dict(r: risk.Risk) -> dict[str, Any]:
-    return {"level": r.level, "assessed": r.assessed, "reasons": list(r.reasons)}
-
-
 def level_filter(alias: str, at_param: str) -> str:
     """The effective level of `alias` at `at_param`, as SQL (the rules of `mediation.risk`)."""
     d = alias
@@ -268,7 +264,8 @@ ASSESSED_IN_PERIOD = ("d.id IN (SELECT x.dispute_id FROM dispute_events x WHERE 
 
 # ---------------------------------------------------------------- what every dispute answers
 
-#: the columns `answer_fields` reads beside the dispute's own (status, source, persons, deadline)
+#: what a dispute answer reads beside the dispute's own columns (status, source, persons,
+#: deadline) for `risk_of`, `deadline_rule` and `calendar_missing` (mediation.dispute_store)
 ANSWER_COLUMNS = f"d.deadline_rule, d.calendar_missing, {facts_sql('d')}"
 #: the same for a page of disputes, but `risk_repeat` from `repeats` (one query a page)
 PAGE_ANSWER_COLUMNS = f"d.deadline_rule, d.calendar_missing, {facts_sql('d', repeat=False)}"
@@ -299,21 +296,6 @@ async def repeats(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> set[uuid.UU
     if not ids:
         return set()
     return {r["dispute_id"] for r in await conn.fetch(REPEATS, ids)}
-
-
-def answer_fields(row: Any, at: dt.datetime | None = None) -> dict[str, Any]:
-    """`risk`, `deadline_rule` and `calendar_missing` of a row read with `ANSWER_COLUMNS`
-    (nothing when the row was read without them)."""
-    if "risk_repeat" not in row.keys():
-        return {}
-    return {"risk": risk_dict(risk_of(row, at or clock.now())), "deadline_rule": row["deadline_rule"],
-            "calendar_missing": row["calendar_missing"]}
-
-
-async def answer_of(conn: asyncpg.Connection, dispute_id: uuid.UUID) -> dict[str, Any]:
-    row = await conn.fetchrow(f"SELECT d.id, d.status, d.source, d.persons_involved, d.deadline, d.registered_at, "
-                              f"{ANSWER_COLUMNS} FROM disputes d WHERE d.id = $1", dispute_id)
-    return answer_fields(row)
 
 
 def intake_reasons(errors: Collector, reasons: Any) -> tuple[str, ...]:
