@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 from mediation import fields
-from mediation.clock import SKEW as CLOCK_SKEW
 from mediation.codes import MOVE_EVENT_KINDS, TIER_RANK
 from mediation.errors import Collector, Conflict, Invalid, StaleVersion
 from mediation.workdays import NO_CALENDAR, Calendar, period_end

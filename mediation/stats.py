@@ -473,7 +473,6 @@ def _dispute_query(scope: Scope, periods: list[Period], full: tuple[FullSet, ...
     flags = _figure_flags(keys, "d.p_s", "d.p_e")
     resolved = _fill(RESOLVED, "d.p_s", "d.p_e")
     level = _fill(LEVEL_AT_END, "d.p_s", "d.p_e")
-    open_at_end = _fill(OPEN_AT_END, "d.p_s", "d.p_e")
     group_keys = {"child": child, "type": "d.type", "source": "d.source", "org_kind": "eo.kind",
                   "region_code": "d.region_code"}
     used_keys = list(dict.fromkeys(k for k in ("child", *breakdowns) if k in full or k in breakdowns))

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 
 from mediation import lifecycle as lc
-from mediation import workdays
+from mediation import clock, workdays
 from mediation.codes import STATUSES
 from mediation.errors import Conflict, Invalid
 
@@ -116,10 +116,10 @@ def test_registration_accepts_five_minutes_of_clock_skew_and_refuses_more():
                 parties=[SimpleNamespace(role="applicant", kind="person", name="王五")])
     clock.freeze(NOW)
     try:
-        disputes.validate_registration(SimpleNamespace(**body, registered_at=NOW + lc.CLOCK_SKEW))
+        disputes.validate_registration(SimpleNamespace(**body, registered_at=NOW + clock.SKEW))
         with pytest.raises(Invalid) as e:
             disputes.validate_registration(SimpleNamespace(
-                **body, registered_at=NOW + lc.CLOCK_SKEW + dt.timedelta(seconds=1)))
+                **body, registered_at=NOW + clock.SKEW + dt.timedelta(seconds=1)))
     finally:
         clock.freeze(None)
     assert [(f.field, f.message) for f in e.value.errors] == [("registered_at", "must not be in the future")]
@@ -402,9 +402,9 @@ def _at_error(exc: Invalid) -> tuple[str, str]:
 @pytest.mark.parametrize("action", list(OPEN_ONLY))
 def test_at_may_run_five_minutes_ahead_of_the_clock_but_no_more(action):
     command, _ = OPEN_ONLY[action]
-    lc.decide(fresh(), command, at=NOW + lc.CLOCK_SKEW, now=NOW)
+    lc.decide(fresh(), command, at=NOW + clock.SKEW, now=NOW)
     with pytest.raises(Invalid) as e:
-        lc.decide(fresh(), command, at=NOW + lc.CLOCK_SKEW + dt.timedelta(seconds=1), now=NOW)
+        lc.decide(fresh(), command, at=NOW + clock.SKEW + dt.timedelta(seconds=1), now=NOW)
     assert _at_error(e.value) == ("at", "must not be in the future")
 
 
