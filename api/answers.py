@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -24,6 +24,18 @@ T = TypeVar("T")
 def answer(value: Any, shape: type[T]) -> T:
     """`value` (a service's dict, or a page of them) as the Struct `shape`."""
     return msgspec.convert(value, shape)
+
+
+# ---------------------------------------------------------------- health
+
+class Health(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`/healthz` and `/readyz`: 200 with ok/ready, 503 with what is missing."""
+    status: Literal["ok", "ready", "unavailable", "migrating"]
+    detail: str | None = None
+    pending: list[str] | None = None   # the migrations not applied yet (readyz, migrating)
+
+
+DATABASE_DOWN = Health(status="unavailable", detail="the database does not answer")
 
 
 # ---------------------------------------------------------------- registry

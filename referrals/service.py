@@ -24,7 +24,7 @@ import json
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import asyncpg
 import msgspec
@@ -493,15 +493,18 @@ def _shown_in_full(body: Any) -> list[tuple[uuid.UUID, dict[str, Any]]]:
     return []
 
 
+T = TypeVar("T")
+
+
 @dataclasses.dataclass(frozen=True)
-class Answer:
+class Answer(Generic[T]):
     status: int
-    body: Any
+    body: T
     replayed: bool = False
 
 
 async def idempotent(principal: Principal, key: str | None, fingerprint: str,
-                     run: Callable[[], Awaitable[Any]], *, status: int) -> Answer:
+                     run: Callable[[], Awaitable[T]], *, status: int, answer: type[T]) -> Answer[T]:
     """Run a court POST at most once per `Idempotency-Key`.
 
     The key's row is inserted first, in the transaction that does the work: a concurrent
@@ -531,14 +534,13 @@ async def idempotent(principal: Principal, key: str | None, fingerprint: str,
                 raise Conflict("a request with this Idempotency-Key is still being processed; retry")
             if stored["request_hash"] != fingerprint:
                 raise Conflict("this Idempotency-Key was used with a different request; use a new key")
-            body = json.loads(stored["response"])
             # a replay shows the parties in full again: audited like the first answer
             await _audit_reveals(conn, principal, [(dispute_id, {**detail, "replayed": True})
-                                                   for dispute_id, detail in _shown_in_full(body)])
-            return Answer(stored["status_code"], body, replayed=True)
+                                                   for dispute_id, detail in _shown_in_full(json.loads(stored["response"]))])
+            return Answer(stored["status_code"], msgspec.json.decode(stored["response"], type=answer), replayed=True)
         body = await run()
         stored_text = await conn.fetchval(
             "UPDATE idempotency_keys SET status_code = $3, response = $4::jsonb WHERE court_id = $1 AND key = $2 "
             "RETURNING response::text", court_id, key, status, msgspec.json.encode(body).decode())
         # answer the stored form, so the first answer and every repeat are the same bytes
-        return Answer(status, json.loads(stored_text))
+        return Answer(status, msgspec.json.decode(stored_text, type=answer))

@@ -8,7 +8,7 @@ gets 404 whatever its body holds."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
@@ -21,7 +21,10 @@ from referrals.service import EntrustmentPage, EntrustmentResult, Referral, Refe
 from api.schemas import AckIn, DecisionIn, EntrustmentIn
 
 
-def _answer(answer: service.Answer) -> Response[Any]:
+T = TypeVar("T")
+
+
+def _answer(answer: service.Answer[T]) -> Response[T]:
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return Response(answer.body, status_code=answer.status, headers=headers)
 
@@ -50,7 +53,7 @@ class CourtReferralController(Controller):
         fingerprint = service.request_fingerprint(f"POST /court/referrals/{referral_id}/ack", await request.body())
         return _answer(await service.idempotent(
             principal, idempotency_key, fingerprint, lambda: service.acknowledge(principal, referral_id, data),
-            status=200))
+            status=200, answer=Referral))
 
     @post("/{referral_id:uuid}/decision", summary="Decide a referral: filed/not_filed, confirmed/rejected",
           guards=[referral_visible, COURT], status_code=200)
@@ -61,7 +64,7 @@ class CourtReferralController(Controller):
                                                   await request.body())
         return _answer(await service.idempotent(
             principal, idempotency_key, fingerprint, lambda: service.decide(principal, referral_id, data),
-            status=200))
+            status=200, answer=Referral))
 
 
 class CourtEntrustmentController(Controller):
@@ -76,7 +79,8 @@ class CourtEntrustmentController(Controller):
         principal = principal_of(request)
         fingerprint = service.request_fingerprint("POST /court/entrustments", await request.body())
         return _answer(await service.idempotent(
-            principal, idempotency_key, fingerprint, lambda: service.entrust(principal, data), status=201))
+            principal, idempotency_key, fingerprint, lambda: service.entrust(principal, data), status=201,
+            answer=Dispute))
 
     @get("/", summary="The calling court's entrustments, newest first")
     async def list(self, request: Request, status: DisputeStatus = None, limit: Limit = None,

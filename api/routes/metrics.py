@@ -19,6 +19,8 @@ from prometheus_client import multiprocess
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from api.answers import DATABASE_DOWN, Health
+from api.routes.ops import UNHEALTHY
 from mediation import accounts, db
 from mediation.errors import Forbidden, Unauthorized
 
@@ -62,15 +64,15 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
 
 
 @get("/readyz", summary="200 once migrations are applied and the database answers, 503 otherwise",
-     tags=["operations"], exclude_from_auth=True)
-async def readyz() -> Response:
+     tags=["operations"], exclude_from_auth=True, responses=UNHEALTHY)
+async def readyz() -> Response[Health]:
     if not await db.ping():
-        return Response({"status": "unavailable", "detail": "the database does not answer"}, status_code=503)
+        return Response(DATABASE_DOWN, status_code=503)
     pending = await db.pending_migrations_cached()
     if pending:
-        return Response({"status": "migrating", "detail": f"{len(pending)} migrations are not applied yet",
-                         "pending": [mid for mid, _ in pending]}, status_code=503)
-    return Response({"status": "ready"}, status_code=200)
+        return Response(Health(status="migrating", detail=f"{len(pending)} migrations are not applied yet",
+                               pending=[mid for mid, _ in pending]), status_code=503)
+    return Response(Health(status="ready"), status_code=200)
 
 
 @get("/metrics", summary="Prometheus metrics (an admin or a metrics token)", include_in_schema=False,
