@@ -102,9 +102,19 @@ async def served_service(database_url: str, pool, tmp: Path):
         yield seed(base, env)
 
 
-def _ok(r: httpx.Response, status: int = 201) -> dict:
+def ok(r: httpx.Response, status: int = 201) -> dict:
     assert r.status_code == status, (r.request.method, r.request.url, r.status_code, r.text)
     return r.json() if r.content else {}
+
+
+#: the demo county's chain of regions, province to village
+REGION_CHAIN = [("51", "四川省"), ("5113", "南充市"), ("511325", "西充县"), ("511325101", "太平镇"),
+                ("511325101201", "青龙村")]
+
+
+def register_regions(c: httpx.Client, admin: dict[str, str]) -> None:
+    for code, name in REGION_CHAIN:
+        ok(c.post("/regions", json={"code": code, "name": name}, headers=admin))
 
 
 def seed(base: str, env: dict[str, str]) -> Served:
@@ -112,25 +122,23 @@ def seed(base: str, env: dict[str, str]) -> Served:
     admin = cli(env, "token", "create", "--role", "admin", "--name", "served-admin")
     a = {"Authorization": f"Bearer {admin}"}
     with httpx.Client(base_url=f"{base}/api/v1", timeout=30) as c:
-        for code, name in [("51", "四川省"), ("5113", "南充市"), ("511325", "西充县"), ("511325101", "太平镇"),
-                           ("511325101201", "青龙村")]:
-            _ok(c.post("/regions", json={"code": code, "name": name}, headers=a))
-        county = _ok(c.post("/orgs", json={"name": "西充县矛盾纠纷多元化解中心", "tier": "county",
+        register_regions(c, a)
+        county = ok(c.post("/orgs", json={"name": "西充县矛盾纠纷多元化解中心", "tier": "county",
                                            "kind": "county_center", "region_code": "511325"}, headers=a))
-        town = _ok(c.post("/orgs", json={"name": "太平镇人民调解委员会", "tier": "township",
+        town = ok(c.post("/orgs", json={"name": "太平镇人民调解委员会", "tier": "township",
                                          "kind": "township_committee", "region_code": "511325101"}, headers=a))
-        village = _ok(c.post("/orgs", json={"name": "青龙村人民调解委员会", "tier": "village",
+        village = ok(c.post("/orgs", json={"name": "青龙村人民调解委员会", "tier": "village",
                                             "kind": "village_committee", "region_code": "511325101201"}, headers=a))
-        mediator = _ok(c.post(f"/orgs/{village['id']}/mediators", json={"name": "王调解"}, headers=a))
-        court = _ok(c.post("/courts", json={"name": "西充县人民法院", "code": "川1325", "region_code": "511325"},
+        mediator = ok(c.post(f"/orgs/{village['id']}/mediators", json={"name": "王调解"}, headers=a))
+        court = ok(c.post("/courts", json={"name": "西充县人民法院", "code": "川1325", "region_code": "511325"},
                            headers=a))
-        _ok(c.post(f"/courts/{court['id']}/roster", json={"org_id": village["id"]}, headers=a))
+        ok(c.post(f"/courts/{court['id']}/roster", json={"org_id": village["id"]}, headers=a))
         m = {"Authorization": "Bearer " + cli(env, "token", "create", "--role", "mediator", "--org", village["id"],
                                              "--name", "served-mediator")}
         k = {"Authorization": f"Bearer {court['api_token']}"}
 
         def register(summary: str) -> dict:
-            return _ok(c.post("/disputes", json={
+            return ok(c.post("/disputes", json={
                 "org_id": village["id"], "type": "neighbor", "source": "application", "summary": summary,
                 "registered_at": ago(hours=2),
                 "parties": [{"role": "applicant", "kind": "person", "name": "张三", "id_number": VALID_ID,
@@ -139,15 +147,15 @@ def seed(base: str, env: dict[str, str]) -> Served:
 
         open_dispute = register("张三与李四因宅基地边界发生纠纷")
         resolved = register("赵五与钱六因借款发生纠纷")
-        _ok(c.post(f"/disputes/{resolved['id']}/resolve", json={"agreement": {
+        ok(c.post(f"/disputes/{resolved['id']}/resolve", json={"agreement": {
             "form": "written", "terms": "钱六于月底前归还借款", "signed_at": ago(hours=1)}},
             headers=m), 200)
-        confirmation = _ok(c.post(f"/disputes/{resolved['id']}/confirmation", json={"court_id": court["id"]},
+        confirmation = ok(c.post(f"/disputes/{resolved['id']}/confirmation", json={"court_id": court["id"]},
                                   headers=m), 200)["referrals"][0]
         referred = register("孙七与周八因合同履行发生纠纷")
-        litigation = _ok(c.post(f"/disputes/{referred['id']}/refer",
+        litigation = ok(c.post(f"/disputes/{referred['id']}/refer",
                                 json={"court_id": court["id"], "reason": "当事人要求诉讼"}, headers=m), 200)
-        entrusted = _ok(c.post("/court/entrustments", json={
+        entrusted = ok(c.post("/court/entrustments", json={
             "court_case_no": "(2026)川1325民初1号", "kind": "in_litigation", "org_id": village["id"],
             "type": "contract", "summary": "买卖合同纠纷", "parties": [
                 {"role": "applicant", "kind": "person", "name": "吴九"}]}, headers=k))

@@ -25,7 +25,7 @@ import pytest
 from tests import test_delivery
 from tests.conftest import VALID_ID
 from tests.page_helpers import PASSWORD, csrf_token
-from tests.served import ago, cli, database_url_for, free_port, tiaojie
+from tests.served import ago, cli, database_url_for, free_port, ok, register_regions, tiaojie
 
 receiver = test_delivery.receiver  # the fixture: a court endpoint on 127.0.0.1
 
@@ -77,23 +77,16 @@ def started():
         s.stop()
 
 
-def _ok(r: httpx.Response, status: int = 201) -> dict:
-    assert r.status_code == status, (r.request.method, r.request.url, r.status_code, r.text)
-    return r.json() if r.content else {}
-
-
 def _seed(base: str, env: dict[str, str]) -> dict[str, str]:
     admin = cli(env, "token", "create", "--role", "admin", "--name", "processes-admin")
     a = {"Authorization": f"Bearer {admin}"}
     with httpx.Client(base_url=f"{base}/api/v1", timeout=30) as c:
-        for code, name in [("51", "四川省"), ("5113", "南充市"), ("511325", "西充县"), ("511325101", "太平镇"),
-                           ("511325101201", "青龙村")]:
-            _ok(c.post("/regions", json={"code": code, "name": name}, headers=a))
-        village = _ok(c.post("/orgs", json={"name": "青龙村人民调解委员会", "tier": "village",
+        register_regions(c, a)
+        village = ok(c.post("/orgs", json={"name": "青龙村人民调解委员会", "tier": "village",
                                             "kind": "village_committee", "region_code": "511325101201"}, headers=a))
-        court = _ok(c.post("/courts", json={"name": "西充县人民法院", "code": "川1325", "region_code": "511325"},
+        court = ok(c.post("/courts", json={"name": "西充县人民法院", "code": "川1325", "region_code": "511325"},
                            headers=a))
-        _ok(c.post(f"/courts/{court['id']}/roster", json={"org_id": village["id"]}, headers=a))
+        ok(c.post(f"/courts/{court['id']}/roster", json={"org_id": village["id"]}, headers=a))
     mediator = cli(env, "token", "create", "--role", "mediator", "--org", village["id"], "--name", "processes-m")
     return {"admin": admin, "mediator": mediator, "org": village["id"], "court": court["id"]}
 
@@ -143,7 +136,7 @@ async def test_two_serve_processes_and_a_worker_share_one_database_correctly(poo
             # 40 registrations at once, alternately through each server
             answers = await asyncio.gather(*(c.post(f"{(one, two)[n % 2]}/api/v1/disputes", json=_dispute(ids["org"], n),
                                                     headers=m) for n in range(40)))
-            disputes = [_ok(r) for r in answers]
+            disputes = [ok(r) for r in answers]
             numbers = sorted(int(d["case_no"].rsplit("-", 1)[1]) for d in disputes)
             assert numbers == list(range(1, 41)), numbers
             assert len({d["case_no"].rsplit("-", 1)[0] for d in disputes}) == 1
@@ -153,7 +146,7 @@ async def test_two_serve_processes_and_a_worker_share_one_database_correctly(poo
                                                     json={"court_id": ids["court"], "reason": "当事人要求诉讼"},
                                                     headers=m) for n, d in enumerate(disputes[:20])))
             for r in refused:
-                _ok(r, 200)
+                ok(r, 200)
 
             async def all_delivered() -> bool:
                 return not await conn.fetchval("SELECT count(*) FROM webhook_outbox WHERE status <> 'delivered'")
@@ -170,7 +163,7 @@ async def test_two_serve_processes_and_a_worker_share_one_database_correctly(poo
             token = cli(env, "token", "create", "--role", "admin", "--name", "to-revoke")
             t = {"Authorization": f"Bearer {token}"}
             for base in (one, one, one, two):
-                _ok(await c.get(f"{base}/api/v1/courts", headers=t), 200)
+                ok(await c.get(f"{base}/api/v1/courts", headers=t), 200)
             cli(env, "token", "revoke", "to-revoke")
             await asyncio.sleep(3.5)
             for base in (one, one, one, one, two, two):
@@ -232,7 +225,7 @@ def test_serve_with_workers_starts_the_embedded_postgresql_once_and_stops_it(tmp
     token = (tmp_path / "admin").read_text().strip()
     h = {"Authorization": f"Bearer {token}"}
     for _ in range(12):
-        _ok(httpx.get(f"http://127.0.0.1:{port}/api/v1/courts", headers=h, timeout=30), 200)
+        ok(httpx.get(f"http://127.0.0.1:{port}/api/v1/courts", headers=h, timeout=30), 200)
     assert len(_postmasters((data / "pg").resolve())) == 1
     assert s.log.read_text().count('"db.starting"') == 1
     # request counts are summed over both processes, whichever answers the scrape
